@@ -1,0 +1,181 @@
+"""Run configuration: one flat set of keys, shared by TOML files, the command
+line (``--set key=value``) and the Python API (``Config(**kwargs)``).
+
+Keys left at ``None`` take the chosen test case's default (domain size,
+boundaries, end time, physics); :meth:`Config.resolved` fills them in and
+validates everything, raising :class:`ConfigError` with a one-line message
+that names the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from dycore.boundary import BOUNDARY_KINDS
+from dycore.operators.reconstruction import LIMITERS, SCHEMES
+from dycore.operators.riemann import RIEMANN_SOLVERS
+from dycore.timestepping import TIME_STEPPERS
+
+DTYPES = ("float64", "float32")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of a run. Lengths in m, times in s, rates in 1/s."""
+
+    case: str = "unstable_jet"
+    case_params: dict = field(default_factory=dict)
+    nx: int | None = None
+    ny: int | None = None
+    lx: float | None = None
+    ly: float | None = None
+    x0: float | None = None
+    y0: float | None = None
+    bc_west: str | None = None
+    bc_east: str | None = None
+    bc_south: str | None = None
+    bc_north: str | None = None
+    t_end: float | None = None
+    dt: float | None = None
+    cfl: float = 0.45
+    scheme: str = "muscl"
+    limiter: str = "mc"
+    riemann: str = "hllc"
+    time_stepper: str = "ssp_rk3"
+    g: float | None = None
+    f0: float | None = None
+    beta: float | None = None
+    drag_linear: float | None = None
+    drag_quadratic: float | None = None
+    dry_tolerance: float = 1e-10
+    dtype: str = "float64"
+    output: str | None = None
+    output_interval: float | None = None
+    procs: list | None = None
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        check_keys(values)
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path) -> "Config":
+        """Read a flat TOML file (a ``[case_params]`` table is allowed)."""
+        try:
+            with open(path, "rb") as fh:
+                values = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} not found") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+        return cls.from_dict(values)
+
+    def replace(self, **changes) -> "Config":
+        check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def resolved(self) -> "Config":
+        """A copy with every case default filled in, validated."""
+        from dycore.cases import get_case
+
+        _check_choice("case", self.case, _case_names())
+        case = get_case(self.case)
+        params = case.resolve_params(self.case_params)
+        filled = {"case_params": params}
+        defaults = case.config_defaults(params)
+        for key, value in defaults.items():
+            if getattr(self, key) is None:
+                filled[key] = value
+        for key in ("g", "f0", "beta", "drag_linear", "drag_quadratic", "x0", "y0"):
+            if getattr(self, key) is None and key not in filled:
+                filled[key] = {"g": 9.81}.get(key, 0.0)
+        cfg = dataclasses.replace(self, **filled)
+        cfg.validate()
+        return cfg
+
+    # -- validation ---------------------------------------------------------
+    def validate(self) -> None:
+        _check_choice("scheme", self.scheme, SCHEMES)
+        _check_choice("limiter", self.limiter, tuple(LIMITERS))
+        _check_choice("riemann", self.riemann, tuple(RIEMANN_SOLVERS))
+        _check_choice("time_stepper", self.time_stepper, tuple(TIME_STEPPERS))
+        _check_choice("dtype", self.dtype, DTYPES)
+        for key in ("bc_west", "bc_east", "bc_south", "bc_north"):
+            _check_choice(key, getattr(self, key), BOUNDARY_KINDS)
+        if (self.bc_west == "periodic") != (self.bc_east == "periodic"):
+            raise ConfigError("config keys 'bc_west'/'bc_east': periodic must be set on both sides")
+        if (self.bc_south == "periodic") != (self.bc_north == "periodic"):
+            raise ConfigError("config keys 'bc_south'/'bc_north': periodic must be set on both sides")
+        for key in ("nx", "ny"):
+            _check_int(key, getattr(self, key), minimum=1)
+        for key in ("lx", "ly", "t_end", "g", "cfl", "dry_tolerance"):
+            _check_float(key, getattr(self, key), positive=True)
+        for key in ("x0", "y0", "f0", "beta"):
+            _check_float(key, getattr(self, key))
+        for key in ("drag_linear", "drag_quadratic"):
+            _check_float(key, getattr(self, key), non_negative=True)
+        if self.dt is not None:
+            _check_float("dt", self.dt, positive=True)
+        if self.output_interval is not None:
+            _check_float("output_interval", self.output_interval, positive=True)
+        if self.output is not None and not isinstance(self.output, str):
+            raise ConfigError(f"config key 'output': must be a file path, got {self.output!r}")
+        if self.procs is not None:
+            if (not isinstance(self.procs, (list, tuple)) or len(self.procs) != 2
+                    or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 1
+                               for p in self.procs)):
+                raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "
+                                  f"got {self.procs!r}")
+
+
+def _case_names():
+    from dycore.cases import CASES
+
+    return tuple(CASES)
+
+
+def check_keys(values: dict) -> None:
+    valid = Config.keys()
+    for key in values:
+        if key not in valid:
+            near = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(valid)}")
+
+
+def _check_choice(key: str, value: Any, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"config key {key!r}: unknown value {value!r}; "
+                          f"valid: {', '.join(choices)}")
+
+
+def _check_int(key: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"config key {key!r}: must be an integer, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"config key {key!r}: must be >= {minimum}, got {value}")
+
+
+def _check_float(key: str, value: Any, positive=False, non_negative=False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"config key {key!r}: must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ConfigError(f"config key {key!r}: must be > 0, got {value}")
+    if non_negative and value < 0:
+        raise ConfigError(f"config key {key!r}: must be >= 0, got {value}")

@@ -1,0 +1,1 @@
+"""Equation sets. Currently: the rotating shallow-water equations."""

@@ -1,0 +1,1 @@
+"""Spatial operators: reconstruction (limiters, WENO) and Riemann fluxes."""
