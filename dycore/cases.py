@@ -1,0 +1,464 @@
+"""Named test cases: initial conditions, domain defaults and exact solutions.
+
+Each case sets up the global initial state (and bottom b) on the cell
+centres of a tile and, where one exists, the exact solution at time t. Smooth
+cases return exact *cell averages* (closed-form integrals over each cell), so
+that high-order schemes are not capped at second order by the
+point-value/cell-average difference; cases with shocks or dry fronts use
+point values at cell centres.
+
+Formulas and references are in ../shared/VERIFICATION.md:
+- lake at rest: Audusse et al. (2004); discontinuous bed: Chen & Noelle
+  (2017), SIAM J. Numer. Anal. 55, 758-784;
+- dam breaks: Stoker (1957), Water Waves; Ritter (1892);
+- inertia-gravity wave: the E3SM Polaris convergence test;
+- geostrophic adjustment: Gill (1982), Atmosphere-Ocean Dynamics, sec. 7.2;
+- Kelvin wave: Gill (1982), sec. 10.4;
+- unstable jet: Bickley jet, barotropically unstable (Rayleigh-Kuo
+  criterion); cf. Poulin & Flierl (2003), J. Phys. Oceanogr. 33, 2173.
+
+All quantities are SI: metres, seconds.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dycore.config import ConfigError
+
+
+# ---------------------------------------------------------------- helpers
+def cell_average_cos(phase_centre, k_dx_half, k_dy_half):
+    """Exact cell average of cos(kx x + ky y + c) over a dx x dy cell,
+    given the phase at the cell centre: cos(phase) sinc(kx dx/2) sinc(ky dy/2)."""
+    return np.cos(phase_centre) * np.sinc(k_dx_half / np.pi) * np.sinc(k_dy_half / np.pi)
+
+
+def cell_average_sin(phase_centre, k_dx_half, k_dy_half):
+    return np.sin(phase_centre) * np.sinc(k_dx_half / np.pi) * np.sinc(k_dy_half / np.pi)
+
+
+def _edges(centres, spacing):
+    return centres - 0.5 * spacing, centres + 0.5 * spacing
+
+
+def _log_cosh(s):
+    """log(cosh(s)) without overflow."""
+    a = np.abs(s)
+    return a + np.log1p(np.exp(-2 * a)) - math.log(2.0)
+
+
+def stoker_middle_state(h_left: float, h_right: float, g: float):
+    """Middle depth h_m (m), velocity u_m (m/s) and shock speed s (m/s) of the
+    wet-bed dam break, from the rarefaction relation
+    u_m = 2 (sqrt(g h_l) - sqrt(g h_m)) and the Rankine-Hugoniot condition
+    u_m = (h_m - h_r) sqrt(g (h_m + h_r) / (2 h_m h_r)), solved by bisection."""
+
+    def mismatch(hm):
+        rare = 2 * (math.sqrt(g * h_left) - math.sqrt(g * hm))
+        shock = (hm - h_right) * math.sqrt(g * (hm + h_right) / (2 * hm * h_right))
+        return rare - shock
+
+    lo, hi = h_right, h_left
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mismatch(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    hm = 0.5 * (lo + hi)
+    um = 2 * (math.sqrt(g * h_left) - math.sqrt(g * hm))
+    return hm, um, hm * um / (hm - h_right)
+
+
+# ------------------------------------------------------------- base class
+@dataclass(frozen=True)
+class Case:
+    """A test case. Subclasses set ``name``, ``defaults`` and the methods."""
+
+    name: str = ""
+    summary: str = ""
+    defaults: dict = field(default_factory=dict)
+    choices: dict = field(default_factory=dict)
+
+    def resolve_params(self, given: dict) -> dict:
+        """Case parameters with defaults filled in; unknown or bad ones raise."""
+        if not isinstance(given, dict):
+            raise ConfigError(f"config key 'case_params': must be a table, got {given!r}")
+        params = dict(self.defaults)
+        for key, value in given.items():
+            if key not in self.defaults:
+                valid = ", ".join(self.defaults) or "(none)"
+                raise ConfigError(f"config key 'case_params.{key}': unknown for case "
+                                  f"{self.name!r}; valid: {valid}")
+            default = self.defaults[key]
+            if key in self.choices:
+                if value not in self.choices[key]:
+                    raise ConfigError(f"config key 'case_params.{key}': unknown value {value!r}; "
+                                      f"valid: {', '.join(self.choices[key])}")
+            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+                if (isinstance(value, bool) or not isinstance(value, (int, float))
+                        or not math.isfinite(value)):
+                    raise ConfigError(f"config key 'case_params.{key}': must be a finite "
+                                      f"number, got {value!r}")
+                value = float(value)
+            params[key] = value
+        self.check_params(params)
+        return params
+
+    def check_params(self, p: dict) -> None:
+        """Raise ConfigError for physically meaningless parameters."""
+
+    def config_defaults(self, p: dict) -> dict:
+        raise NotImplementedError
+
+    def initial(self, x, y, cfg):
+        """(h, hu, hv, b) on the cells with centres x (nx,), y (ny,), each (ny, nx)."""
+        raise NotImplementedError
+
+    def exact(self, x, y, t, cfg):
+        """Exact (h, hu, hv) at time t (s), or None when there is none."""
+        return None
+
+
+def _positive(p, *keys):
+    for key in keys:
+        if p[key] <= 0:
+            raise ConfigError(f"config key 'case_params.{key}': must be > 0, got {p[key]}")
+
+
+def _non_negative(p, *keys):
+    for key in keys:
+        if p[key] < 0:
+            raise ConfigError(f"config key 'case_params.{key}': must be >= 0 "
+                              f"(a depth cannot be negative), got {p[key]}")
+
+
+def _one_dimensional_y(nx_default, lx, ny=4):
+    """Domain defaults for a problem along x: a few periodic rows in y, square cells."""
+    return {"nx": nx_default, "ny": ny, "lx": lx, "ly": lx * ny / nx_default,
+            "bc_south": "periodic", "bc_north": "periodic"}
+
+
+# ------------------------------------------------------------ lake at rest
+@dataclass(frozen=True)
+class LakeAtRest(Case):
+    """A lake at rest over a bump: surface flat, velocity zero, forever.
+
+    smooth:        b = amplitude exp(-100 (x^2 + y^2)) on [-0.5, 0.5]^2, walls;
+                   an amplitude above ``surface`` makes a dry island.
+    discontinuous: the Chen & Noelle (2017) bed on x in [0, 1] with dry cells,
+                   b = sin(4 pi x) + 3 (x < 0.5), sin(4 pi x) + 1 (x >= 0.5),
+                   surface max(b, 2.5) left and max(b, 1.5) right.
+    """
+
+    def config_defaults(self, p):
+        base = {"t_end": 0.5, "f0": 0.0, "beta": 0.0, "g": 9.81,
+                "bc_west": "wall", "bc_east": "wall"}
+        if p["variant"] == "smooth":
+            return {**base, "nx": 64, "ny": 64, "lx": 1.0, "ly": 1.0, "x0": -0.5, "y0": -0.5,
+                    "bc_south": "wall", "bc_north": "wall"}
+        return {**base, **_one_dimensional_y(200, 1.0)}
+
+    def initial(self, x, y, cfg):
+        p = cfg.case_params
+        X, Y = np.meshgrid(x, y)
+        if p["variant"] == "smooth":
+            b = p["amplitude"] * np.exp(-100 * (X * X + Y * Y))
+            h = np.maximum(p["surface"] - b, 0.0)
+        else:
+            left = X < 0.5
+            b = np.sin(4 * np.pi * X) + np.where(left, 3.0, 1.0)
+            h = np.where(left, np.maximum(b, 2.5), np.maximum(b, 1.5)) - b
+        return h, np.zeros_like(h), np.zeros_like(h), b
+
+    def exact(self, x, y, t, cfg):
+        h, hu, hv, _ = self.initial(x, y, cfg)
+        return h, hu, hv
+
+
+# --------------------------------------------------------------- dam break
+@dataclass(frozen=True)
+class DamBreak(Case):
+    """1D dam break along x at x = 0: Stoker (wet bed) or Ritter (dry bed)."""
+
+    def check_params(self, p):
+        _positive(p, "h_left")
+        _non_negative(p, "h_right")
+        if p["variant"] == "stoker":
+            _positive(p, "h_right")
+        if p["h_right"] >= p["h_left"]:
+            raise ConfigError("config key 'case_params.h_right': must be below h_left")
+
+    def config_defaults(self, p):
+        return {**_one_dimensional_y(200, 2.0), "x0": -1.0, "t_end": 2.0, "f0": 0.0,
+                "beta": 0.0, "g": 9.81, "bc_west": "open", "bc_east": "open"}
+
+    def initial(self, x, y, cfg):
+        p = cfg.case_params
+        X, _ = np.meshgrid(x, y)
+        h_right = p["h_right"] if p["variant"] == "stoker" else 0.0
+        h = np.where(X < 0.0, p["h_left"], h_right)
+        return h, np.zeros_like(h), np.zeros_like(h), np.zeros_like(h)
+
+    def exact(self, x, y, t, cfg):
+        p = cfg.case_params
+        g = cfg.g
+        X, _ = np.meshgrid(x, y)
+        if t <= 0:
+            h, hu, hv, _ = self.initial(x, y, cfg)
+            return h, hu, hv
+        c_left = math.sqrt(g * p["h_left"])
+        xi = X / t
+        h_fan = (2 * c_left - xi) ** 2 / (9 * g)
+        u_fan = (2.0 / 3.0) * (xi + c_left)
+        h = np.where(xi <= -c_left, p["h_left"], h_fan)
+        u = np.where(xi <= -c_left, 0.0, u_fan)
+        if p["variant"] == "ritter":
+            dry = xi >= 2 * c_left
+            h, u = np.where(dry, 0.0, h), np.where(dry, 0.0, u)
+        else:
+            hm, um, s = stoker_middle_state(p["h_left"], p["h_right"], g)
+            fan_tail = um - math.sqrt(g * hm)
+            middle = (xi > fan_tail) & (xi < s)
+            h = np.where(middle, hm, np.where(xi >= s, p["h_right"], h))
+            u = np.where(middle, um, np.where(xi >= s, 0.0, u))
+        return h, h * u, np.zeros_like(h)
+
+
+# --------------------------------------------------- inertia-gravity wave
+@dataclass(frozen=True)
+class InertiaGravityWave(Case):
+    """Linear inertia-gravity wave on a doubly periodic f-plane (Polaris).
+
+    eta = eta0 cos(kx x + ky y - w t), w^2 = f^2 + g H (kx^2 + ky^2), with
+    ``waves_x`` and ``waves_y`` wavelengths across the domain. eta0/H is
+    small so the linear solution is exact to O(eta0/H) relative.
+    """
+
+    def check_params(self, p):
+        _positive(p, "depth", "waves_x", "waves_y")
+
+    def config_defaults(self, p):
+        lx = 1.0e7
+        nx = 50
+        return {"nx": nx, "ny": round(nx * math.sqrt(3) / 2), "lx": lx,
+                "ly": lx * math.sqrt(3) / 2, "x0": 0.0, "y0": 0.0, "t_end": 36000.0,
+                "g": 9.81, "f0": 1.0e-4, "beta": 0.0,
+                "bc_west": "periodic", "bc_east": "periodic",
+                "bc_south": "periodic", "bc_north": "periodic"}
+
+    def _wave(self, x, y, t, cfg):
+        p = cfg.case_params
+        kx = 2 * np.pi * p["waves_x"] / cfg.lx
+        ky = 2 * np.pi * p["waves_y"] / cfg.ly
+        f, g, depth = cfg.f0, cfg.g, p["depth"]
+        w = math.sqrt(f * f + g * depth * (kx * kx + ky * ky))
+        X, Y = np.meshgrid(x, y)
+        phase = kx * (X - cfg.x0) + ky * (Y - cfg.y0) - w * t
+        sx, sy = 0.5 * kx * cfg.lx / cfg.nx, 0.5 * ky * cfg.ly / cfg.ny
+        cos_avg = cell_average_cos(phase, sx, sy)
+        sin_avg = cell_average_sin(phase, sx, sy)
+        amp = p["eta0"] * g / (w * w - f * f)
+        eta = p["eta0"] * cos_avg
+        u = amp * (w * kx * cos_avg - f * ky * sin_avg)
+        v = amp * (w * ky * cos_avg + f * kx * sin_avg)
+        h = depth + eta
+        # Cell averages of depth * velocity; the eta * u product is O(eta0/H) smaller.
+        return h, depth * u, depth * v
+
+    def initial(self, x, y, cfg):
+        h, hu, hv = self._wave(x, y, 0.0, cfg)
+        return h, hu, hv, np.zeros_like(h)
+
+    def exact(self, x, y, t, cfg):
+        return self._wave(x, y, t, cfg)
+
+
+# ---------------------------------------------------- geostrophic adjustment
+@dataclass(frozen=True)
+class GeostrophicAdjustment(Case):
+    """Rossby adjustment of a surface step eta0 sgn(x) on an f-plane (1D in x).
+
+    The exact final balanced state is eta = eta0 sgn(x) (1 - exp(-|x|/Rd)),
+    v = g eta0/(f Rd) exp(-|x|/Rd), u = 0, Rd = sqrt(g H)/f; the computed v
+    oscillates about it at the inertial frequency, so compare time means.
+    """
+
+    def check_params(self, p):
+        _positive(p, "depth", "domain_radii")
+
+    def config_defaults(self, p):
+        g, f0 = 9.81, 1.0e-4
+        rd = math.sqrt(g * p["depth"]) / f0
+        lx = 2 * p["domain_radii"] * rd
+        return {**_one_dimensional_y(400, lx), "x0": -0.5 * lx,
+                "t_end": 4 * 2 * math.pi / f0, "g": g, "f0": f0, "beta": 0.0,
+                "bc_west": "open", "bc_east": "open"}
+
+    def initial(self, x, y, cfg):
+        p = cfg.case_params
+        X, _ = np.meshgrid(x, y)
+        h = p["depth"] + p["eta0"] * np.sign(X)
+        return h, np.zeros_like(h), np.zeros_like(h), np.zeros_like(h)
+
+    def balanced(self, x, y, cfg):
+        """The adjusted geostrophic state (h, hu, hv) (point values)."""
+        p = cfg.case_params
+        rd = math.sqrt(cfg.g * p["depth"]) / cfg.f0
+        X, _ = np.meshgrid(x, y)
+        decay = np.exp(-np.abs(X) / rd)
+        eta = p["eta0"] * np.sign(X) * (1 - decay)
+        v = cfg.g * p["eta0"] / (cfg.f0 * rd) * decay
+        h = p["depth"] + eta
+        return h, np.zeros_like(h), h * v
+
+
+# ---------------------------------------------------------- geostrophic jet
+@dataclass(frozen=True)
+class GeostrophicJet(Case):
+    """Steady zonal jet u = U0 sech^2(s), s = (y - y_mid)/L, v = 0, in exact
+    geostrophic balance g dh/dy = -f0 u: h = H - (f0 U0 L / g) tanh(s).
+    Periodic in x, walls in y, beta = 0. Exact cell averages are used."""
+
+    def check_params(self, p):
+        _positive(p, "depth", "width")
+
+    def config_defaults(self, p):
+        return {"nx": 64, "ny": 64, "lx": 2.0e6, "ly": 2.0e6, "x0": 0.0, "y0": 0.0,
+                "t_end": 86400.0, "g": 9.81, "f0": 1.0e-4, "beta": 0.0,
+                "bc_west": "periodic", "bc_east": "periodic",
+                "bc_south": "wall", "bc_north": "wall"}
+
+    def jet(self, x, y, cfg):
+        p = cfg.case_params
+        width, u0 = p["width"], p["u0"]
+        amp = cfg.f0 * u0 * width / cfg.g
+        dy = cfg.ly / cfg.ny
+        y_lo, y_hi = _edges(y - (cfg.y0 + 0.5 * cfg.ly), dy)
+        s_lo, s_hi = y_lo / width, y_hi / width
+        scale = width / dy
+        # Integrals over the cell, divided by dy.
+        tanh_avg = scale * (_log_cosh(s_hi) - _log_cosh(s_lo))
+        sech2_avg = scale * (np.tanh(s_hi) - np.tanh(s_lo))
+        tanh_sech2_avg = scale * 0.5 * (np.tanh(s_hi) ** 2 - np.tanh(s_lo) ** 2)
+        h_col = p["depth"] - amp * tanh_avg
+        hu_col = u0 * (p["depth"] * sech2_avg - amp * tanh_sech2_avg)
+        ones = np.ones((1, len(x)))
+        h = h_col[:, None] * ones
+        return h, hu_col[:, None] * ones, np.zeros_like(h)
+
+    def initial(self, x, y, cfg):
+        h, hu, hv = self.jet(x, y, cfg)
+        return h, hu, hv, np.zeros_like(h)
+
+    def exact(self, x, y, t, cfg):
+        return self.jet(x, y, cfg)
+
+
+# --------------------------------------------------------------- Kelvin wave
+@dataclass(frozen=True)
+class KelvinWave(Case):
+    """Coastal Kelvin wave along a wall at y = y0 (f > 0), moving east:
+    eta = eta0 exp(-y/Rd) cos(k (x - c t)), u = sqrt(g/H) eta, v = 0,
+    c = sqrt(g H), Rd = c/f. Periodic in x with one wavelength; the north
+    wall sits ``domain_radii`` deformation radii away. Exact cell averages
+    (the eta^2 part of hu, O(eta0/H) relative, is left out)."""
+
+    def check_params(self, p):
+        _positive(p, "depth", "domain_radii")
+
+    def config_defaults(self, p):
+        g, f0 = 9.81, 1.0e-4
+        rd = math.sqrt(g * p["depth"]) / f0
+        length = p["domain_radii"] * rd
+        return {"nx": 64, "ny": 64, "lx": length, "ly": length, "x0": 0.0, "y0": 0.0,
+                "t_end": length / math.sqrt(g * p["depth"]), "g": g, "f0": f0, "beta": 0.0,
+                "bc_west": "periodic", "bc_east": "periodic",
+                "bc_south": "wall", "bc_north": "wall"}
+
+    def wave(self, x, y, t, cfg):
+        p = cfg.case_params
+        depth = p["depth"]
+        c = math.sqrt(cfg.g * depth)
+        rd = c / cfg.f0
+        k = 2 * np.pi / cfg.lx
+        dx, dy = cfg.lx / cfg.nx, cfg.ly / cfg.ny
+        y_lo, y_hi = _edges(y - cfg.y0, dy)
+        decay = rd / dy * (np.exp(-y_lo / rd) - np.exp(-y_hi / rd))
+        along = np.cos(k * (x - cfg.x0 - c * t)) * np.sinc(0.5 * k * dx / np.pi)
+        eta = p["eta0"] * decay[:, None] * along[None, :]
+        return depth + eta, c * eta, np.zeros_like(eta)
+
+    def initial(self, x, y, cfg):
+        h, hu, hv = self.wave(x, y, 0.0, cfg)
+        return h, hu, hv, np.zeros_like(h)
+
+    def exact(self, x, y, t, cfg):
+        return self.wave(x, y, t, cfg)
+
+
+# ------------------------------------------------------- unstable jet (demo)
+@dataclass(frozen=True)
+class UnstableJet(GeostrophicJet):
+    """Showcase: a Bickley jet u = U0 sech^2(s) in geostrophic balance, which
+    is barotropically unstable (its vorticity gradient changes sign) and,
+    seeded with a small surface bump, rolls up into a street of eddies in a
+    few days. Periodic in x, walls in y."""
+
+    def check_params(self, p):
+        super().check_params(p)
+        if p["mode"] != int(p["mode"]) or p["mode"] < 1:
+            raise ConfigError("config key 'case_params.mode': must be a positive whole "
+                              f"number of wavelengths across the domain, got {p['mode']}")
+
+    def config_defaults(self, p):
+        return {**super().config_defaults(p), "nx": 128, "ny": 128, "t_end": 4 * 86400.0,
+                "output_interval": 6 * 3600.0}
+
+    def initial(self, x, y, cfg):
+        p = cfg.case_params
+        h, hu, hv = self.jet(x, y, cfg)
+        X, Y = np.meshgrid(x, y)
+        s = (Y - (cfg.y0 + 0.5 * cfg.ly)) / p["width"]
+        kx = 2 * np.pi * p["mode"] / cfg.lx
+        bump = p["perturbation"] * np.exp(-s * s) * np.cos(kx * (X - cfg.x0))
+        return h + bump, hu, hv, np.zeros_like(h)
+
+    def exact(self, x, y, t, cfg):
+        return None
+
+
+CASES: dict[str, Case] = {
+    "lake_at_rest": LakeAtRest(
+        "lake_at_rest", "well-balancedness over a bump or a discontinuous bed with dry cells",
+        {"variant": "smooth", "amplitude": 0.2, "surface": 1.0},
+        {"variant": ("smooth", "discontinuous")}),
+    "dam_break": DamBreak(
+        "dam_break", "1D dam break: Stoker (wet bed) or Ritter (dry bed)",
+        {"variant": "stoker", "h_left": 0.005, "h_right": 0.001},
+        {"variant": ("stoker", "ritter")}),
+    "inertia_gravity_wave": InertiaGravityWave(
+        "inertia_gravity_wave", "linear inertia-gravity wave, f-plane, doubly periodic",
+        {"depth": 1000.0, "eta0": 1.0e-3, "waves_x": 2.0, "waves_y": 2.0}),
+    "geostrophic_adjustment": GeostrophicAdjustment(
+        "geostrophic_adjustment", "Rossby adjustment of a surface step (1D)",
+        {"depth": 1000.0, "eta0": 0.1, "domain_radii": 40.0}),
+    "geostrophic_jet": GeostrophicJet(
+        "geostrophic_jet", "exact steady geostrophic zonal jet (drift test)",
+        {"depth": 1000.0, "u0": 1.0, "width": 2.0e5}),
+    "kelvin_wave": KelvinWave(
+        "kelvin_wave", "coastal Kelvin wave along a southern wall",
+        {"depth": 1000.0, "eta0": 1.0e-3, "domain_radii": 10.0}),
+    "unstable_jet": UnstableJet(
+        "unstable_jet", "barotropically unstable Bickley jet rolling up into eddies",
+        {"depth": 1000.0, "u0": 10.0, "width": 1.0e5, "perturbation": 0.1, "mode": 4.0}),
+}
+
+
+def get_case(name: str) -> Case:
+    if name not in CASES:
+        raise ConfigError(f"config key 'case': unknown value {name!r}; valid: {', '.join(CASES)}")
+    return CASES[name]

@@ -1,0 +1,210 @@
+"""The public entry point: a :class:`Simulation` assembles grid, parallel
+context, model and time stepper for this process from a :class:`Config`.
+
+Everything it returns is a pure function of pytrees:
+
+    sim = Simulation(Config(case="inertia_gravity_wave", nx=100))
+    state = sim.initial_state()                 # local State (h, hu, hv)
+    state = sim.step(state, sim.params)         # one time step
+    state = sim.run(state, 100, sim.params)     # 100 steps, lax.scan
+    jax.grad(lambda p: loss(sim.run(state, 100, p)))(sim.params)
+
+The time step is ``config.dt`` when set, else CFL-based:
+dt = cfl / global_max((|u| + c)/dx + (|v| + c)/dy), with gradients stopped
+through dt (the step size is a numerical choice, not physics).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from dycore.boundary import SCALAR, Boundaries
+from dycore.cases import get_case
+from dycore.config import Config, ConfigError
+from dycore.equations.shallow_water import FILLED_PARITIES, ShallowWater
+from dycore.grid import Grid
+from dycore.operators.reconstruction import make_reconstruction
+from dycore.operators.riemann import make_riemann
+from dycore.state import Params, State
+from dycore.timestepping import make_time_stepper
+from parallel import make_context
+
+PROGNOSTIC_PARITIES = FILLED_PARITIES[:3]
+FIELD_NAMES = ("h", "hu", "hv")
+
+
+class Simulation:
+    """A configured shallow-water model on this process's tile.
+
+    config: a :class:`Config` (or a dict of its keys); case defaults are
+            filled in and everything is validated (:class:`ConfigError`).
+    comm:   an mpi4py communicator for a decomposed run; None means the
+            whole grid on this process unless launched by mpirun with
+            several ranks (then MPI.COMM_WORLD).
+    """
+
+    def __init__(self, config: Config | dict | None = None, comm=None):
+        if config is None:
+            config = Config()
+        elif isinstance(config, dict):
+            config = Config.from_dict(config)
+        cfg = config.resolved()
+        self.config = cfg
+        self.case = get_case(cfg.case)
+        self.dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
+        self.grid = Grid(cfg.nx, cfg.ny, cfg.lx, cfg.ly, cfg.x0, cfg.y0)
+        reconstruction = make_reconstruction(cfg.scheme, cfg.limiter)
+        self.halo = reconstruction.halo
+        self.context = make_context(self.grid, self.halo, procs=cfg.procs, comm=comm)
+        self.tile = self.context.tile
+        self.boundaries = Boundaries(cfg.bc_west, cfg.bc_east, cfg.bc_south, cfg.bc_north)
+        self.fill = self.context.halo_filler(self.boundaries, self.halo)
+        self.model = ShallowWater(
+            reconstruction=reconstruction,
+            riemann=make_riemann(cfg.riemann),
+            dx=self.grid.dx,
+            dy=self.grid.dy,
+            y_rel=self.tile.y_centres() - self.grid.y_mid,
+            dry_tolerance=cfg.dry_tolerance,
+        )
+        self.time_stepper = make_time_stepper(cfg.time_stepper)
+        self.x = self.tile.x_centres()
+        self.y = self.tile.y_centres()
+
+        h, hu, hv, b = self.case.initial(self.x, self.y, cfg)
+        if np.any(~np.isfinite(h)) or np.any(h < 0):
+            raise ConfigError(f"config key 'case_params': case {cfg.case!r} gives a negative "
+                              f"or non-finite initial depth with these parameters")
+        self._initial = tuple(np.asarray(q, dtype=np.float64) for q in (h, hu, hv))
+        self.params = Params(
+            g=jnp.asarray(cfg.g, self.dtype),
+            f0=jnp.asarray(cfg.f0, self.dtype),
+            beta=jnp.asarray(cfg.beta, self.dtype),
+            drag_linear=jnp.asarray(cfg.drag_linear, self.dtype),
+            drag_quadratic=jnp.asarray(cfg.drag_quadratic, self.dtype),
+            b=jnp.asarray(b, self.dtype),
+        )
+        self._run_compiled = jax.jit(self._run, static_argnums=1)
+        self._advance_compiled = jax.jit(self._advance)
+
+    # ------------------------------------------------------------ states
+    def _as_state(self, fields) -> State:
+        return State(*(jnp.asarray(q, self.dtype) for q in fields))
+
+    def initial_state(self) -> State:
+        """The case's initial state on this rank's tile."""
+        return self._as_state(self._initial)
+
+    def exact_state(self, t: float) -> State | None:
+        """The case's exact solution at time t (s) on this tile, if it has one."""
+        exact = self.case.exact(self.x, self.y, float(t), self.config)
+        return None if exact is None else self._as_state(exact)
+
+    @property
+    def n_cells(self) -> int:
+        """Cells of the global grid."""
+        return self.grid.n_cells
+
+    # ------------------------------------------------------------ dynamics
+    def pad_bed(self, params: Params):
+        """Bottom elevation with halo, filled once per step (it does not evolve)."""
+        return self.fill((params.b,), (SCALAR,))[0]
+
+    def rhs(self, state: State, params: Params, b_padded=None) -> State:
+        """Tendency d(state)/dt (units of the state per second)."""
+        if b_padded is None:
+            b_padded = self.pad_bed(params)
+        h, hu, hv = self.fill((state.h, state.hu, state.hv), PROGNOSTIC_PARITIES)
+        return self.model.tendency((h, hu, hv, b_padded), state, params)
+
+    def stable_dt(self, state: State, params: Params | None = None):
+        """CFL time step (s), the same on every rank; gradients stopped."""
+        params = self.params if params is None else params
+        rate = self.context.global_max(self.model.max_signal_rate(state, params.g))
+        rate = lax.stop_gradient(rate)
+        return self.config.cfl / jnp.where(rate > 0, rate, jnp.inf)
+
+    def time_step(self, state: State, params: Params | None = None):
+        """dt (s) for the next step: the fixed ``config.dt`` or the CFL step."""
+        if self.config.dt is not None:
+            return jnp.asarray(self.config.dt, self.dtype)
+        return self.stable_dt(state, params)
+
+    def _step_dt(self, state, params, dt, b_padded):
+        rhs = functools.partial(self.rhs, params=params, b_padded=b_padded)
+        return self.time_stepper(rhs, state, dt)
+
+    def step(self, state: State, params: Params | None = None, dt=None) -> State:
+        """One time step of length ``dt`` (default: :meth:`time_step`)."""
+        params = self.params if params is None else params
+        dt = self.time_step(state, params) if dt is None else dt
+        return self._step_dt(state, params, dt, self.pad_bed(params))
+
+    def _run(self, state, n_steps, params):
+        b_padded = self.pad_bed(params)
+
+        def body(carry, _):
+            return self._step_dt(carry, params, self.time_step(carry, params), b_padded), None
+
+        final, _ = lax.scan(body, state, None, length=n_steps)
+        return final
+
+    def run(self, state: State, n_steps: int, params: Params | None = None) -> State:
+        """``n_steps`` steps with ``lax.scan`` (jitted; differentiable in state and params)."""
+        params = self.params if params is None else params
+        if not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
+            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+        return self._run_compiled(state, int(n_steps), params)
+
+    def _advance(self, state, t, t_stop, params):
+        b_padded = self.pad_bed(params)
+
+        def cond(carry):
+            _, t_now, _ = carry
+            return t_now < t_stop
+
+        def body(carry):
+            s, t_now, n = carry
+            dt = self.time_step(s, params).astype(t_now.dtype)
+            last = t_now + dt >= t_stop * (1 - 1e-14)
+            dt = jnp.where(last, t_stop - t_now, dt)
+            s = self._step_dt(s, params, dt.astype(self.dtype), b_padded)
+            return s, jnp.where(last, t_stop, t_now + dt), n + 1
+
+        return lax.while_loop(cond, body, (state, t, jnp.zeros((), jnp.int64)))
+
+    def advance(self, state: State, t: float, t_stop: float, params: Params | None = None):
+        """Step from time t to exactly t_stop (s); the last step is shortened.
+
+        Returns (state, t_stop, steps taken). Uses a while loop, so it is for
+        driving runs, not for reverse-mode differentiation (use :meth:`run`).
+        """
+        params = self.params if params is None else params
+        state, t, n = self._advance_compiled(state, jnp.asarray(t, jnp.float64),
+                                             jnp.asarray(t_stop, jnp.float64), params)
+        return state, float(t), int(n)
+
+    # ------------------------------------------------------------ reductions
+    def global_sum(self, x):
+        """Differentiable sum of a local field over all cells of all ranks."""
+        return self.context.global_sum(x)
+
+    def mass(self, state: State) -> float:
+        """Total water volume (m^3), identical for every rank count (collective)."""
+        return self.context.reproducible_sum(np.asarray(state.h)) * self.grid.cell_area
+
+    def gather(self, state: State) -> dict | None:
+        """Global numpy arrays {'h', 'hu', 'hv'} on the root rank, None elsewhere."""
+        out = {name: self.context.gather(np.asarray(getattr(state, name)))
+               for name in FIELD_NAMES}
+        return out if self.context.is_root else None
+
+    def replace_config(self, **changes) -> "Simulation":
+        """A new Simulation with some config keys changed (same communicator)."""
+        return Simulation(dataclasses.replace(self.config, **changes),
+                          comm=getattr(self.context, "comm", None))

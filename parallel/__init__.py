@@ -1,0 +1,55 @@
+"""Everything that knows about MPI: process grid, halo exchange, reductions.
+
+The numerics in ``dycore`` receive a *context* from here and never import
+mpi4py or mpi4jax. A context provides, for the calling process:
+
+- ``tile``: the :class:`dycore.grid.Tile` this rank owns;
+- ``rank``, ``size``, ``is_root``;
+- ``halo_filler(boundaries, halo)``: a function ``fill(fields, parities)``
+  that pads interior arrays with ``halo`` ghost cells (neighbour exchange or
+  physical boundary, whichever applies to each side);
+- ``global_sum(x)``: differentiable sum of a local array over all cells of
+  all ranks; ``global_max(x)`` and ``global_min(x)``: max/min over ranks;
+- ``gather(local)``: the global numpy array on the root rank (None elsewhere);
+- ``reproducible_sum(local)``: a float, identical for every rank count;
+- ``bcast(obj)`` and ``barrier()`` for the driver.
+
+:func:`make_context` picks the serial context (no MPI import at all) when
+there is one process and no communicator was given, and the MPI context
+otherwise.
+"""
+from __future__ import annotations
+
+import os
+
+from parallel.serial import SerialContext
+
+_LAUNCH_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS_PER_JOB",
+                "MPI_LOCALNRANKS")
+
+
+def launched_with_several_ranks() -> bool:
+    """True when an MPI launcher started this process as one of several ranks."""
+    for var in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MPI_LOCALNRANKS"):
+        value = os.environ.get(var)
+        if value is not None and value.isdigit() and int(value) > 1:
+            return True
+    return False
+
+
+def make_context(grid, halo: int, procs=None, comm=None):
+    """The parallel context for this process (see the module docstring)."""
+    if comm is None and not launched_with_several_ranks():
+        if procs is not None and tuple(procs) != (1, 1):
+            from dycore.config import ConfigError
+
+            raise ConfigError(f"config key 'procs': {procs[0]}x{procs[1]} process grid "
+                              f"needs {procs[0] * procs[1]} MPI ranks, but this is a single "
+                              f"process (start it with mpirun -n {procs[0] * procs[1]})")
+        return SerialContext(grid, halo)
+    from parallel.mpi import MPIContext
+
+    return MPIContext(grid, halo, procs=procs, comm=comm)
+
+
+__all__ = ["SerialContext", "make_context", "launched_with_several_ranks"]
