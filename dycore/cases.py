@@ -442,7 +442,7 @@ CASES: dict[str, Case] = {
         {"variant": ("stoker", "ritter")}),
     "inertia_gravity_wave": InertiaGravityWave(
         "inertia_gravity_wave", "linear inertia-gravity wave, f-plane, doubly periodic",
-        {"depth": 1000.0, "eta0": 1.0e-3, "waves_x": 2.0, "waves_y": 2.0}),
+        {"depth": 1000.0, "eta0": 1.0e-4, "waves_x": 2.0, "waves_y": 2.0}),
     "geostrophic_adjustment": GeostrophicAdjustment(
         "geostrophic_adjustment", "Rossby adjustment of a surface step (1D)",
         {"depth": 1000.0, "eta0": 0.1, "domain_radii": 40.0}),
