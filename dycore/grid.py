@@ -94,3 +94,34 @@ class Tile:
     def take(self, global_field: np.ndarray) -> np.ndarray:
         """This tile's part of a global (ny, nx) array."""
         return global_field[..., self.y_slice, self.x_slice]
+
+
+@dataclass(frozen=True)
+class LocalGrid:
+    """What a closure needs to know about the arrays it receives: this
+    rank's tile and the halo width of the padded fields."""
+
+    tile: Tile
+    halo: int
+
+    @property
+    def dx(self) -> float:
+        return self.tile.grid.dx
+
+    @property
+    def dy(self) -> float:
+        return self.tile.grid.dy
+
+    @property
+    def x(self) -> np.ndarray:
+        """Cell-centre x (m) of the tile's interior cells."""
+        return self.tile.x_centres()
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.tile.y_centres()
+
+    def interior(self, padded):
+        """Strip the halo from a padded (..., ny + 2 halo, nx + 2 halo) array."""
+        H = self.halo
+        return padded[..., H:padded.shape[-2] - H, H:padded.shape[-1] - H]

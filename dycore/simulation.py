@@ -27,7 +27,7 @@ from dycore.boundary import SCALAR, Boundaries
 from dycore.cases import get_case
 from dycore.config import Config, ConfigError
 from dycore.equations.shallow_water import FILLED_PARITIES, ShallowWater
-from dycore.grid import Grid
+from dycore.grid import Grid, LocalGrid
 from dycore.operators.reconstruction import make_reconstruction
 from dycore.operators.riemann import make_riemann
 from dycore.state import Params, State
@@ -36,6 +36,7 @@ from parallel import make_context
 
 PROGNOSTIC_PARITIES = FILLED_PARITIES[:3]
 FIELD_NAMES = ("h", "hu", "hv")
+CHECKPOINT_MODES = (None, "step", "nested")
 
 
 class Simulation:
@@ -46,9 +47,17 @@ class Simulation:
     comm:   an mpi4py communicator for a decomposed run; None means the
             whole grid on this process unless launched by mpirun with
             several ranks (then MPI.COMM_WORLD).
+    closure: optional learned (or hand-written) tendency term,
+            ``closure(closure_params, padded_state, local_grid) -> State``:
+            a pure JAX function of ``params.closure``, the state with halos
+            filled (a :class:`State` of (ny + 2H, nx + 2H) arrays) and a
+            :class:`dycore.grid.LocalGrid`; it returns tendencies on the
+            interior cells (units of the state per second) that are added to
+            the right-hand side. Set its parameters with
+            ``sim.params.replace(closure=weights)``.
     """
 
-    def __init__(self, config: Config | dict | None = None, comm=None):
+    def __init__(self, config: Config | dict | None = None, comm=None, closure=None):
         if config is None:
             config = Config()
         elif isinstance(config, dict):
@@ -75,6 +84,8 @@ class Simulation:
         self.time_stepper = make_time_stepper(cfg.time_stepper)
         self.x = self.tile.x_centres()
         self.y = self.tile.y_centres()
+        self.closure = closure
+        self.local_grid = LocalGrid(self.tile, self.halo)
 
         h, hu, hv, b = self.case.initial(self.x, self.y, cfg)
         if np.any(~np.isfinite(h)) or np.any(h < 0):
@@ -89,7 +100,7 @@ class Simulation:
             drag_quadratic=jnp.asarray(cfg.drag_quadratic, self.dtype),
             b=jnp.asarray(b, self.dtype),
         )
-        self._run_compiled = jax.jit(self._run, static_argnums=1)
+        self._run_compiled = jax.jit(self._run, static_argnums=(1, 3))
         self._advance_compiled = jax.jit(self._advance)
 
     # ------------------------------------------------------------ states
@@ -120,7 +131,11 @@ class Simulation:
         if b_padded is None:
             b_padded = self.pad_bed(params)
         h, hu, hv = self.fill((state.h, state.hu, state.hv), PROGNOSTIC_PARITIES)
-        return self.model.tendency((h, hu, hv, b_padded), state, params)
+        tendency = self.model.tendency((h, hu, hv, b_padded), state, params)
+        if self.closure is not None:
+            extra = self.closure(params.closure, State(h, hu, hv), self.local_grid)
+            tendency = jax.tree_util.tree_map(jnp.add, tendency, extra)
+        return tendency
 
     def stable_dt(self, state: State, params: Params | None = None):
         """CFL time step (s), the same on every rank; gradients stopped."""
@@ -145,21 +160,51 @@ class Simulation:
         dt = self.time_step(state, params) if dt is None else dt
         return self._step_dt(state, params, dt, self.pad_bed(params))
 
-    def _run(self, state, n_steps, params):
+    def _run(self, state, n_steps, params, checkpoint=None):
         b_padded = self.pad_bed(params)
 
-        def body(carry, _):
-            return self._step_dt(carry, params, self.time_step(carry, params), b_padded), None
+        def one_step(s):
+            return self._step_dt(s, params, self.time_step(s, params), b_padded)
 
-        final, _ = lax.scan(body, state, None, length=n_steps)
-        return final
+        if checkpoint is not None:
+            one_step = jax.checkpoint(one_step)
 
-    def run(self, state: State, n_steps: int, params: Params | None = None) -> State:
-        """``n_steps`` steps with ``lax.scan`` (jitted; differentiable in state and params)."""
+        def steps(s, length):
+            if length == 0:
+                return s
+            return lax.scan(lambda c, _: (one_step(c), None), s, None, length=length)[0]
+
+        if checkpoint != "nested" or n_steps < 4:
+            return steps(state, n_steps)
+        # Nested (two-level) checkpointing: an outer scan over blocks of
+        # ~sqrt(T) steps stores only the block boundaries; the backward pass
+        # recomputes one block at a time, so memory grows like sqrt(T)
+        # (Griewank & Walther 2000, ACM TOMS 26, 19-45, the two-level case).
+        block = max(1, int(round(n_steps ** 0.5)))
+        n_blocks, rest = divmod(n_steps, block)
+        run_block = jax.checkpoint(lambda s: steps(s, block))
+        state = lax.scan(lambda c, _: (run_block(c), None), state, None, length=n_blocks)[0]
+        return steps(state, rest)
+
+    def run(self, state: State, n_steps: int, params: Params | None = None,
+            checkpoint: str | None = None) -> State:
+        """``n_steps`` steps with ``lax.scan`` (jitted; differentiable in state and params).
+
+        checkpoint: memory strategy for reverse-mode differentiation:
+            None      store every stage of every step (fastest, memory ~ T);
+            "step"    store one state per step, recompute the stages;
+            "nested"  store one state per block of ~sqrt(T) steps and one
+                      per step inside the block being differentiated
+                      (memory ~ sqrt(T), about one extra forward run).
+        The result is the same (bit for bit) in every mode.
+        """
         params = self.params if params is None else params
         if not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
             raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
-        return self._run_compiled(state, int(n_steps), params)
+        if checkpoint not in CHECKPOINT_MODES:
+            raise ValueError(f"unknown checkpoint mode {checkpoint!r}; valid: "
+                             f"{', '.join(map(str, CHECKPOINT_MODES))}")
+        return self._run_compiled(state, int(n_steps), params, checkpoint)
 
     def _advance(self, state, t, t_stop, params):
         b_padded = self.pad_bed(params)

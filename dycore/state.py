@@ -6,6 +6,7 @@ Both are frozen dataclasses registered with JAX, so they pass through
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 
@@ -24,6 +25,9 @@ class State:
     hu: jax.Array
     hv: jax.Array
 
+    def replace(self, **changes) -> "State":
+        return dataclasses.replace(self, **changes)
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,8 @@ class Params:
     drag_quadratic: dimensionless bottom-drag coefficient C_d in
                     d(hu)/dt = -C_d |U| u
     b:              bottom elevation on the tile's interior cells (m), (ny, nx)
+    closure:        parameters of the learned closure (any pytree; None when
+                    the simulation has no closure), replicated on all ranks
     """
 
     g: jax.Array
@@ -45,3 +51,8 @@ class Params:
     drag_linear: jax.Array
     drag_quadratic: jax.Array
     b: jax.Array
+    closure: Any = None
+
+    def replace(self, **changes) -> "Params":
+        """A copy with some leaves replaced, e.g. ``params.replace(closure=weights)``."""
+        return dataclasses.replace(self, **changes)
