@@ -216,10 +216,13 @@ class Simulation:
         def body(carry):
             s, t_now, n = carry
             dt = self.time_step(s, params).astype(t_now.dtype)
+            # A zero, non-finite or negligible step would never reach t_stop:
+            # make the time NaN so the loop ends and the caller sees it.
+            dt = jnp.where(jnp.isfinite(dt) & (t_now + dt > t_now), dt, jnp.nan)
             last = t_now + dt >= t_stop * (1 - 1e-14)
             dt = jnp.where(last, t_stop - t_now, dt)
             s = self._step_dt(s, params, dt.astype(self.dtype), b_padded)
-            return s, jnp.where(last, t_stop, t_now + dt), n + 1
+            return s, jnp.where(last & jnp.isfinite(dt), t_stop, t_now + dt), n + 1
 
         return lax.while_loop(cond, body, (state, t, jnp.zeros((), jnp.int64)))
 

@@ -20,7 +20,14 @@ fields as HDF5 virtual datasets (VDS) that stitch the tiles into the global
 rewriting ``PATH``; the source paths are relative to ``PATH``'s folder, so
 ``PATH`` and ``PATH.tiles/`` move together (copy both; `consolidate` makes a
 self-contained plain file). A frame counts as written once ``time`` holds its
-value: ``time`` is appended after every tile has been written and flushed.
+value: ``time`` is appended after every tile has been written and flushed, so
+after a crash the fields may hold one frame more than ``time`` (HDF5 sizes an
+unlimited VDS from its largest source; trust ``time``). Unlimited mappings
+need no time-axis size up front (the alternative, sizing it from t_end and
+output_interval, would leave fill values after a crash). Tile files are
+opened without HDF5 file locks so that the global view can be read while a
+run is going; rank 0 builds the VDS before the tile files exist, so it never
+opens a file another rank is writing. Readers need HDF5 >= 1.10 (VDS).
 
 Restart files (:func:`write_restart`, :func:`read_restart`) hold the global
 state h, hu, hv (y, x), the time, the step count and the config; they use the
@@ -227,13 +234,14 @@ class OutputWriter:
         tny, tnx = sim.tile.ny, sim.tile.nx
         b = np.asarray(sim.params.b)
 
+        tiles = _allgather(ctx, _tile_tuple(sim.tile))
+
         def create_main():
             folder = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(folder, exist_ok=True)
             if os.path.isdir(self.path):
                 raise OutputError(f"cannot write output {self.path!r}: it is a directory")
-            keep = {f"rank{r:05d}.h5" for r in range(ctx.size)} if ctx.size > 1 else set()
-            _remove_stale(tile_dir(self.path), keep, r"rank\d+\.h5")
+            _remove_stale(tile_dir(self.path), set(), r"rank\d+\.h5")
             if ctx.size > 1:
                 os.makedirs(tile_dir(self.path), exist_ok=True)
             f = h5py.File(self.path, "w")
@@ -245,9 +253,18 @@ class OutputWriter:
             t.attrs.update({"units": "s", "axis": "T", "long_name": "simulated time"})
             if ctx.size == 1:
                 self._create_fields(f, (ny, nx), b)
+            else:
+                # Made before the tile files exist, so that rank 0 never opens
+                # (and, with HDF5 file locking, collides with) a file that
+                # another rank has open for writing.
+                base = os.path.basename(tile_dir(self.path))
+                sources = [f"{base}/rank{r:05d}.h5" for r in range(ctx.size)]
                 for name in FIELDS:
-                    _attach(f, name, ("time", "y", "x"))
-                _attach(f, "b", ("y", "x"))
+                    _virtual(f, name, tiles, sources, (ny, nx), self.dtype, time_axis=True)
+                _virtual(f, "b", tiles, sources, (ny, nx), self.dtype, time_axis=False)
+            for name in FIELDS:
+                _attach(f, name, ("time", "y", "x"))
+            _attach(f, "b", ("y", "x"))
             f.flush()
             self._main = f
 
@@ -256,28 +273,16 @@ class OutputWriter:
             return
 
         def create_tile():
-            f = h5py.File(os.path.join(tile_dir(self.path), self._tile_name), "w")
+            # No file lock: readers of the global view (rank 0 closing the
+            # file, a user peeking at a running job) may open it meanwhile.
+            f = h5py.File(os.path.join(tile_dir(self.path), self._tile_name), "w",
+                          locking=False)
             f.attrs.update({"j0": sim.tile.j0, "i0": sim.tile.i0, "rank": ctx.rank})
             self._create_fields(f, (tny, tnx), b)
             f.flush()
             self._tile = f
-            return _tile_tuple(sim.tile)
 
-        tiles = _collectively(ctx, f"cannot create output tile of {self.path!r}", create_tile,
-                              share=True)
-
-        def create_virtual():
-            f = self._main
-            base = os.path.basename(tile_dir(self.path))
-            sources = [f"{base}/rank{r:05d}.h5" for r in range(ctx.size)]
-            for name in FIELDS:
-                _virtual(f, name, tiles, sources, (ny, nx), self.dtype, time_axis=True)
-                _attach(f, name, ("time", "y", "x"))
-            _virtual(f, "b", tiles, sources, (ny, nx), self.dtype, time_axis=False)
-            _attach(f, "b", ("y", "x"))
-            f.flush()
-
-        _collectively(ctx, f"cannot create output {self.path!r}", create_virtual, root_only=True)
+        _collectively(ctx, f"cannot create output tile of {self.path!r}", create_tile)
 
     def _create_fields(self, f, shape, b) -> None:
         for name in FIELDS:

@@ -92,7 +92,12 @@ class Weno5Z:
         a0 = 0.1 * (1 + (tau / (b0 + eps)) ** self.power)
         a1 = 0.6 * (1 + (tau / (b1 + eps)) ** self.power)
         a2 = 0.3 * (1 + (tau / (b2 + eps)) ** self.power)
-        return (a0 * p0 + a1 * p1 + a2 * p2) / (a0 + a1 + a2)
+        # Written as p1 + sum_k w_k (p_k - p1) rather than sum_k w_k p_k: the
+        # same value, but the derivative of the weights (huge where the data
+        # are almost constant and beta ~ 0) multiplies differences of the
+        # candidate values, which are small there, instead of the values
+        # themselves, so jvp/vjp stay free of catastrophic cancellation.
+        return p1 + (a0 * (p0 - p1) + a2 * (p2 - p1)) / (a0 + a1 + a2)
 
     def __call__(self, q, n: int, axis: int):
         eps = 1e-36 if q.dtype == jnp.float64 else 1e-18
