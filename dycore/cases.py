@@ -454,7 +454,7 @@ CASES: dict[str, Case] = {
         {"depth": 1000.0, "eta0": 1.0e-3, "domain_radii": 10.0}),
     "unstable_jet": UnstableJet(
         "unstable_jet", "barotropically unstable Bickley jet rolling up into eddies",
-        {"depth": 1000.0, "u0": 10.0, "width": 1.0e5, "perturbation": 0.1, "mode": 4.0}),
+        {"depth": 100.0, "u0": 20.0, "width": 1.0e5, "perturbation": 0.5, "mode": 3.0}),
 }
 
 
