@@ -1,0 +1,120 @@
+"""Halo (ghost-cell) exchange between the tiles of a decomposed grid.
+
+:func:`make_halo_filler` builds a filler with the signature of
+:func:`dycore.boundary.serial_halo_filler`: ``fill(fields, parities)`` takes
+interior (ny, nx) arrays of this rank's tile and returns them padded by
+``halo`` cells on every side. Per direction it does, like the serial filler,
+x first on the interior rows and then y over the full padded width, so the
+corners come from the diagonal neighbour in two hops. Each side of the tile
+
+- with a neighbouring rank gets that rank's edge cells through
+  ``mpi4jax.sendrecv`` (the only point-to-point op of mpi4jax with a
+  reverse-mode rule, so the fill is differentiable with ``jax.grad``);
+- at a non-periodic domain edge gets the physical ghosts of
+  :func:`dycore.boundary.physical_ghosts` (wall/open, with parity signs);
+- in a periodic direction with a single rank along it wraps locally
+  (:func:`dycore.boundary.pad_physical`), with no MPI traffic at all.
+
+Because ghosts are copies of the same numbers the serial filler copies, the
+padded tiles equal the corresponding windows of the serially padded global
+array bit for bit.
+
+Messages: all fields of one call are stacked into a single buffer per
+shift direction (4 sendrecvs per fill on a 2D process grid, 2 with one
+rank along an axis, none on one rank). Every rank of an axis with several
+ranks posts the same sendrecvs in the same order, with ``MPI.PROC_NULL`` as
+partner across a non-periodic edge, so pairings always match and there is
+no deadlock, in the forward pass and in the transposed (backward) pass.
+
+Subtleties (each one was a real failure without the measure taken):
+
+- A receive from ``PROC_NULL`` leaves the output buffer unwritten
+  (arbitrary contents), and in the backward pass the transposed sendrecv of
+  a message that went to ``PROC_NULL`` receives from ``PROC_NULL``. So both
+  the send buffer and the received buffer pass through a ``where`` on
+  "has a neighbour": unwritten data never reaches a value or a cotangent.
+- An unused sendrecv result gets a symbolic-zero cotangent, which mpi4jax's
+  transpose rule cannot bind (TypeError); the ``where`` keeps every result
+  used.
+- Every rank must run the same sequence of operations around a sendrecv,
+  not only the same sendrecvs: under ``jax.vmap`` the position of the batch
+  axis in a message buffer follows the operations that built it, and the
+  receiver reads the bytes with its own layout. Hence the ``where`` is applied
+  on every rank (with a True or False predicate), never only on edge ranks.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax import lax
+
+from dycore.boundary import Boundaries, pad_physical, physical_ghosts
+
+# One tag per shift direction: sends towards the hi/lo neighbour along x/y.
+_TAGS = {(-1, "hi"): 11, (-1, "lo"): 12, (-2, "hi"): 21, (-2, "lo"): 22}
+
+
+def _strip(q, halo: int, axis: int, end: str):
+    n = q.shape[axis]
+    if end == "lo":
+        return lax.slice_in_dim(q, 0, halo, axis=axis)
+    return lax.slice_in_dim(q, n - halo, n, axis=axis)
+
+
+def make_halo_filler(decomposition, rank: int, boundaries: Boundaries, halo: int, comm):
+    """A halo filler for ``rank`` of ``decomposition`` exchanging over ``comm``.
+
+    decomposition: a :class:`parallel.decomposition.Decomposition` whose
+                   periodicity matches ``boundaries``
+    halo:          ghost-cell width (cells); at most the narrowest tile
+    comm:          the mpi4py communicator mpi4jax uses (best a private clone)
+    """
+    neighbours = decomposition.neighbours(rank)
+    exchanged_axes = tuple(axis for axis in (-1, -2) if decomposition.parts_along(axis) > 1)
+    if exchanged_axes:
+        import mpi4jax
+        from mpi4py import MPI
+
+        proc_null = MPI.PROC_NULL
+
+    def shift(strips, source, dest, tag):
+        """Send ``strips`` to ``dest``, return what ``source`` sends (both may be None)."""
+        buf = jnp.stack(strips)
+        # Keeps an unwritten cotangent (backward pass) out of the fields; done
+        # on every rank alike so that all build the same buffer layout (vmap).
+        buf = jnp.where(dest is not None, buf, jnp.zeros_like(buf))
+        got = mpi4jax.sendrecv(buf, buf, proc_null if source is None else source,
+                               proc_null if dest is None else dest,
+                               sendtag=tag, recvtag=tag, comm=comm)
+        return got
+
+    def pad_axis(fields, signs, axis):
+        if axis not in exchanged_axes:
+            return [pad_physical(q, halo, axis, boundaries, s) for q, s in zip(fields, signs)]
+        lo_rank, hi_rank = neighbours.along(axis)
+        # Towards hi: my hi strip feeds the lo ghosts of the hi neighbour.
+        from_lo = shift([_strip(q, halo, axis, "hi") for q in fields], lo_rank, hi_rank,
+                        _TAGS[axis, "hi"])
+        from_hi = shift([_strip(q, halo, axis, "lo") for q in fields], hi_rank, lo_rank,
+                        _TAGS[axis, "lo"])
+        out = []
+        for k, (q, sign) in enumerate(zip(fields, signs)):
+            ghosts = []
+            for end, nbr, got in (("lo", lo_rank, from_lo), ("hi", hi_rank, from_hi)):
+                # Computed on every rank (see above); where a neighbour exists
+                # it is discarded (for 'periodic' it is a meaningless local wrap).
+                kind = boundaries.side(axis, end)
+                phys = physical_ghosts(q, halo, axis, end, kind, sign)
+                ghosts.append(jnp.where(nbr is not None, got[k], phys))
+            out.append(jnp.concatenate([ghosts[0], q, ghosts[1]], axis=axis))
+        return out
+
+    def fill(fields, parities):
+        fields = list(fields)
+        dtypes = [q.dtype for q in fields]
+        common = jnp.result_type(*dtypes)
+        fields = [q.astype(common) for q in fields]
+        fields = pad_axis(fields, [p[0] for p in parities], -1)
+        fields = pad_axis(fields, [p[1] for p in parities], -2)
+        return tuple(q.astype(dt) for q, dt in zip(fields, dtypes))
+
+    return fill

@@ -1,0 +1,172 @@
+"""The MPI context: this rank's tile of a 2D Cartesian process grid, halo
+exchange through mpi4jax, global reductions, and gather/scatter of numpy
+arrays through mpi4py (see :mod:`parallel` for the interface).
+
+Two communicators are used: ``comm`` (the one given, default
+``MPI.COMM_WORLD``) for the mpi4py calls of the driver (gather, scatter,
+bcast, barrier), and a private clone of it for the mpi4jax operations inside
+compiled code, so that messages of the two never match each other.
+
+Reductions:
+- :meth:`global_sum` is an ``allreduce(SUM)`` of the local sums, differentiable
+  (its transpose is the identity on every rank); its rounding depends on the
+  partition, so use it for losses, not for printed diagnostics;
+- :meth:`global_max`/:meth:`global_min` (for the CFL time step) stop the
+  gradient of their argument, because mpi4jax has no AD rule for MAX/MIN;
+- :meth:`reproducible_sum` gathers the values to the root and sums them with
+  :func:`math.fsum` (exactly rounded), so it is identical for any rank count.
+
+On a communicator of one rank the reductions are local and the halo filler
+posts no message at all.
+
+Importing this module also lets mpi4jax's ordered effect through
+``jax.checkpoint`` (see :func:`allow_mpi_in_checkpoint`), which
+``Simulation.run(..., checkpoint="step"/"nested")`` needs under ``jax.grad``.
+"""
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from mpi4py import MPI
+
+from parallel.decomposition import Decomposition
+from parallel.halo import make_halo_filler
+
+ROOT = 0
+
+
+def allow_mpi_in_checkpoint() -> bool:
+    """Register mpi4jax's ordered effect as allowed inside ``jax.checkpoint``.
+
+    Without it, ``jax.grad`` through a checkpointed (rematerialised) function
+    that exchanges halos fails with "Effects not supported in partial-eval of
+    checkpoint/remat". Recomputing a forward segment in the backward pass
+    repeats its sendrecvs, which is safe because every rank recomputes the
+    same segments in the same order. Uses private registries of JAX and
+    mpi4jax (pinned versions); returns False if they moved.
+    """
+    try:
+        from jax._src import effects
+        from mpi4jax._src.utils import OrderedMPIEffect
+    except ImportError:
+        return False
+    effects.remat_allowed_effects.add_type(OrderedMPIEffect)
+    return True
+
+
+MPI_IN_CHECKPOINT = allow_mpi_in_checkpoint()
+
+
+class MPIContext:
+    """Context for this rank of ``comm`` (see :mod:`parallel`).
+
+    grid:  the global :class:`dycore.grid.Grid`
+    halo:  ghost-cell width of the scheme (cells)
+    procs: (PX, PY) process grid, or None to choose one from the rank count
+    comm:  an mpi4py intracommunicator, None for ``MPI.COMM_WORLD``
+    """
+
+    def __init__(self, grid, halo: int, procs=None, comm=None):
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.grid = grid
+        self.halo = int(halo)
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        self.is_root = self.rank == ROOT
+        # Deterministic on every rank, so a ConfigError is raised everywhere alike.
+        self.decomposition = Decomposition.for_ranks(grid, self.size, self.halo, procs)
+        self.procs = self.decomposition.procs
+        self.tile = self.decomposition.tile(self.rank)
+        self._jax_comm = self.comm.Clone() if self.size > 1 else None
+
+    # ------------------------------------------------------------ halo
+    def halo_filler(self, boundaries, halo: int):
+        """``fill(fields, parities)`` for this rank (see :mod:`parallel.halo`)."""
+        decomposition = Decomposition(self.grid, self.procs, halo,
+                                      periodic_x=boundaries.periodic(-1),
+                                      periodic_y=boundaries.periodic(-2))
+        return make_halo_filler(decomposition, self.rank, boundaries, halo, self._jax_comm)
+
+    # ------------------------------------------------------------ reductions (jax)
+    def _allreduce(self, x, op):
+        import mpi4jax
+
+        return mpi4jax.allreduce(x, op=op, comm=self._jax_comm)
+
+    def global_sum(self, x):
+        """Sum of a local array over all cells of all ranks (differentiable)."""
+        local = jnp.sum(x)
+        return local if self.size == 1 else self._allreduce(local, MPI.SUM)
+
+    def global_max(self, x):
+        """Max over all cells of all ranks; gradient stopped (no AD rule for MAX)."""
+        local = lax.stop_gradient(jnp.max(x))
+        return local if self.size == 1 else self._allreduce(local, MPI.MAX)
+
+    def global_min(self, x):
+        """Min over all cells of all ranks; gradient stopped (no AD rule for MIN)."""
+        local = lax.stop_gradient(jnp.min(x))
+        return local if self.size == 1 else self._allreduce(local, MPI.MIN)
+
+    # ------------------------------------------------------------ numpy (mpi4py)
+    def gather(self, local):
+        """The global array on the root rank, None elsewhere (collective).
+
+        ``local`` has shape (..., ny_tile, nx_tile), with the same leading
+        shape and dtype on every rank; the result has shape (..., ny, nx).
+        """
+        local = np.ascontiguousarray(np.asarray(local))
+        lead = local.shape[:-2]
+        tiles = self.decomposition.tiles()
+        counts = [int(np.prod(lead, dtype=np.int64)) * t.nx * t.ny for t in tiles]
+        if not self.is_root:
+            self.comm.Gatherv(local, None, root=ROOT)
+            return None
+        flat = np.empty(sum(counts), dtype=local.dtype)
+        self.comm.Gatherv(local, [flat, counts], root=ROOT)
+        out = np.empty(lead + (self.grid.ny, self.grid.nx), dtype=local.dtype)
+        start = 0
+        for tile, count in zip(tiles, counts):
+            out[..., tile.y_slice, tile.x_slice] = flat[start:start + count].reshape(
+                lead + tile.shape)
+            start += count
+        return out
+
+    def scatter(self, global_array):
+        """This rank's tile of an array of shape (..., ny, nx) given on the root."""
+        meta = None
+        if self.is_root:
+            global_array = np.asarray(global_array)
+            meta = (global_array.shape[:-2], global_array.dtype.str)
+        lead, dtype = self.comm.bcast(meta, root=ROOT)
+        tiles = self.decomposition.tiles()
+        counts = [int(np.prod(lead, dtype=np.int64)) * t.nx * t.ny for t in tiles]
+        local = np.empty(tuple(lead) + self.tile.shape, dtype=np.dtype(dtype))
+        if self.is_root:
+            flat = np.concatenate([np.ascontiguousarray(t.take(global_array)).ravel()
+                                   for t in tiles])
+            self.comm.Scatterv([flat, counts], local, root=ROOT)
+        else:
+            self.comm.Scatterv(None, local, root=ROOT)
+        return local
+
+    def reproducible_sum(self, local) -> float:
+        """Exactly rounded sum over all ranks (gather + math.fsum), same for any N."""
+        full = self.gather(np.asarray(local, dtype=np.float64))
+        total = math.fsum(full.ravel().tolist()) if self.is_root else None
+        return self.comm.bcast(total, root=ROOT)
+
+    def bcast(self, obj):
+        """``obj`` from the root rank, on every rank."""
+        return self.comm.bcast(obj, root=ROOT)
+
+    def barrier(self):
+        self.comm.Barrier()
+
+    def __repr__(self) -> str:
+        return (f"MPIContext(rank {self.rank} of {self.size}, procs {self.procs[0]}x"
+                f"{self.procs[1]}, tile i0={self.tile.i0} j0={self.tile.j0} "
+                f"{self.tile.nx}x{self.tile.ny})")
