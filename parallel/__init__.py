@@ -11,6 +11,7 @@ mpi4py or mpi4jax. A context provides, for the calling process:
 - ``global_sum(x)``: differentiable sum of a local array over all cells of
   all ranks; ``global_max(x)`` and ``global_min(x)``: max/min over ranks;
 - ``gather(local)``: the global numpy array on the root rank (None elsewhere);
+- ``scatter(global_array)``: this rank's tile of an array given on the root;
 - ``reproducible_sum(local)``: a float, identical for every rank count;
 - ``bcast(obj)`` and ``barrier()`` for the driver.
 
@@ -21,11 +22,6 @@ otherwise.
 from __future__ import annotations
 
 import os
-
-from parallel.serial import SerialContext
-
-_LAUNCH_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS_PER_JOB",
-                "MPI_LOCALNRANKS")
 
 
 def launched_with_several_ranks() -> bool:
@@ -46,10 +42,22 @@ def make_context(grid, halo: int, procs=None, comm=None):
             raise ConfigError(f"config key 'procs': {procs[0]}x{procs[1]} process grid "
                               f"needs {procs[0] * procs[1]} MPI ranks, but this is a single "
                               f"process (start it with mpirun -n {procs[0] * procs[1]})")
+        from parallel.serial import SerialContext
+
         return SerialContext(grid, halo)
     from parallel.mpi import MPIContext
 
     return MPIContext(grid, halo, procs=procs, comm=comm)
+
+
+def __getattr__(name):
+    """``parallel.SerialContext``, imported on first use (avoids an import cycle
+    parallel -> parallel.serial -> dycore -> dycore.simulation -> parallel)."""
+    if name == "SerialContext":
+        from parallel.serial import SerialContext
+
+        return SerialContext
+    raise AttributeError(f"module 'parallel' has no attribute {name!r}")
 
 
 __all__ = ["SerialContext", "make_context", "launched_with_several_ranks"]

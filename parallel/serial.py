@@ -44,6 +44,9 @@ class SerialContext:
     def gather(self, local):
         return np.asarray(local)
 
+    def scatter(self, global_array):
+        return np.asarray(global_array)
+
     def reproducible_sum(self, local) -> float:
         """Exactly rounded sum (math.fsum), hence independent of the rank count."""
         return math.fsum(np.asarray(local, dtype=np.float64).ravel().tolist())
