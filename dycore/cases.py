@@ -115,8 +115,11 @@ class Case:
         raise NotImplementedError
 
     def initial(self, x, y, cfg):
-        """(h, hu, hv, b) on the cells with centres x (nx,), y (ny,), each (ny, nx)."""
-        raise NotImplementedError
+        """(h, hu, hv, b) on the cells with centres x (nx,), y (ny,), each (ny, nx).
+
+        By default the exact solution at t = 0 over a flat bed (b = 0)."""
+        h, hu, hv = self.exact(x, y, 0.0, cfg)
+        return h, hu, hv, np.zeros_like(h)
 
     def exact(self, x, y, t, cfg):
         """Exact (h, hu, hv) at time t (s), or None when there is none."""
@@ -250,7 +253,7 @@ class InertiaGravityWave(Case):
                 "bc_west": "periodic", "bc_east": "periodic",
                 "bc_south": "periodic", "bc_north": "periodic"}
 
-    def _wave(self, x, y, t, cfg):
+    def exact(self, x, y, t, cfg):
         p = cfg.case_params
         kx = 2 * np.pi * p["waves_x"] / cfg.lx
         ky = 2 * np.pi * p["waves_y"] / cfg.ly
@@ -268,13 +271,6 @@ class InertiaGravityWave(Case):
         h = depth + eta
         # Cell averages of depth * velocity; the eta * u product is O(eta0/H) smaller.
         return h, depth * u, depth * v
-
-    def initial(self, x, y, cfg):
-        h, hu, hv = self._wave(x, y, 0.0, cfg)
-        return h, hu, hv, np.zeros_like(h)
-
-    def exact(self, x, y, t, cfg):
-        return self._wave(x, y, t, cfg)
 
 
 # ---------------------------------------------------- geostrophic adjustment
@@ -350,10 +346,6 @@ class GeostrophicJet(Case):
         h = h_col[:, None] * ones
         return h, hu_col[:, None] * ones, np.zeros_like(h)
 
-    def initial(self, x, y, cfg):
-        h, hu, hv = self.jet(x, y, cfg)
-        return h, hu, hv, np.zeros_like(h)
-
     def exact(self, x, y, t, cfg):
         return self.jet(x, y, cfg)
 
@@ -379,7 +371,7 @@ class KelvinWave(Case):
                 "bc_west": "periodic", "bc_east": "periodic",
                 "bc_south": "wall", "bc_north": "wall"}
 
-    def wave(self, x, y, t, cfg):
+    def exact(self, x, y, t, cfg):
         p = cfg.case_params
         depth = p["depth"]
         c = math.sqrt(cfg.g * depth)
@@ -391,13 +383,6 @@ class KelvinWave(Case):
         along = np.cos(k * (x - cfg.x0 - c * t)) * np.sinc(0.5 * k * dx / np.pi)
         eta = p["eta0"] * decay[:, None] * along[None, :]
         return depth + eta, c * eta, np.zeros_like(eta)
-
-    def initial(self, x, y, cfg):
-        h, hu, hv = self.wave(x, y, 0.0, cfg)
-        return h, hu, hv, np.zeros_like(h)
-
-    def exact(self, x, y, t, cfg):
-        return self.wave(x, y, t, cfg)
 
 
 # ------------------------------------------------------- unstable jet (demo)

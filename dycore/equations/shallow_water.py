@@ -131,10 +131,9 @@ class ShallowWater:
         dhu = dhu + f * state.hv
         dhv = dhv - f * state.hu
 
-        # Bottom drag: linear (Rayleigh) and quadratic.
-        wet_i = state.h > self.dry_tolerance
-        ui = safe_divide(state.hu, state.h, wet_i)
-        vi = safe_divide(state.hv, state.h, wet_i)
+        # Bottom drag: linear (Rayleigh) and quadratic, with the interior
+        # velocities already computed on the padded arrays.
+        ui, vi = u[rows, cols], v[rows, cols]
         speed2 = ui * ui + vi * vi
         speed = jnp.where(speed2 > 0, jnp.sqrt(jnp.where(speed2 > 0, speed2, 1.0)), 0.0)
         dhu = dhu - params.drag_linear * state.hu - params.drag_quadratic * speed * ui
