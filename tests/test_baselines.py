@@ -1,0 +1,175 @@
+"""The NumPy+MPI and Fortran+MPI baselines solve the same problem as the JAX
+solver: after 20 steps from the same initial.bin their fields agree with
+``Simulation.run`` to 1e-12 relative (max abs difference over max abs of
+each field), on 1 and 2 ranks, with periodic, wall and open boundaries and
+with dry cells. The baselines run as subprocesses (mpirun); the JAX
+reference runs in this process, serially.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.problem import (benchmark_config, read_fields, read_namelist,  # noqa: E402
+                                write_problem)
+from dycore import Config, Simulation  # noqa: E402
+from dycore.state import State  # noqa: E402
+
+FORTRAN_EXE = ROOT / "benchmarks" / "fortran" / "build" / "swe_mpi"
+STEPS = 20
+TOLERANCE = 1e-12
+
+MPIRUN = shutil.which("mpirun")
+needs_mpirun = pytest.mark.skipif(MPIRUN is None, reason="mpirun not found")
+
+
+def mpirun_prefix(n: int) -> list[str]:
+    return [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-n", str(n)]
+
+
+def jax_reference(directory: pathlib.Path, steps: int = STEPS):
+    """(initial (3, ny, nx), final (3, ny, nx)) of the JAX solver from initial.bin."""
+    cfg = Config.from_dict(json.loads((directory / "config.json").read_text()))
+    nml = read_namelist(directory / "problem.nml")
+    sim = Simulation(cfg)
+    fields = read_fields(directory / "initial.bin", nml["nx"], nml["ny"], 4)
+    state = State(*(jnp.asarray(q) for q in fields[:3]))
+    out = sim.run(state, steps, sim.params.replace(b=jnp.asarray(fields[3])))
+    return fields[:3], np.stack([np.asarray(out.h), np.asarray(out.hu), np.asarray(out.hv)])
+
+
+def relative_errors(got, ref):
+    """Per field: max |got - ref| / max |ref| (0 when both vanish)."""
+    out = []
+    for g, r in zip(got, ref):
+        diff = float(np.max(np.abs(g - r)))
+        scale = float(np.max(np.abs(r)))
+        out.append(diff / scale if scale > 0 else (0.0 if diff == 0 else np.inf))
+    return out
+
+
+def run_baseline(command, directory, n, procs, tmp_path, tag):
+    final = tmp_path / f"final_{tag}_{n}_{procs[0]}x{procs[1]}.bin"
+    args = mpirun_prefix(n) + command + [str(directory), "--procs", str(procs[0]),
+                                         str(procs[1]), "--steps", str(STEPS),
+                                         "--final", str(final)]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    nml = read_namelist(directory / "problem.nml")
+    return read_fields(final, nml["nx"], nml["ny"], 3)
+
+
+NUMPY = [sys.executable, "-m", "benchmarks.numpy_swe"]
+
+
+@pytest.fixture(scope="module")
+def jet(tmp_path_factory):
+    """The benchmark problem on an uneven 48 x 40 grid (periodic x, walls y)."""
+    directory = tmp_path_factory.mktemp("jet")
+    write_problem(directory, benchmark_config(48, 40))
+    initial, final = jax_reference(directory)
+    return directory, initial, final
+
+
+@pytest.fixture(scope="module")
+def fortran_exe():
+    """The Fortran baseline, built with ``make -s fortran`` (skip if that fails)."""
+    if shutil.which("mpif90") is None:
+        pytest.skip("mpif90 not found: the Fortran baseline cannot be built")
+    result = subprocess.run(["make", "-s", "fortran"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    if result.returncode != 0 or not FORTRAN_EXE.exists():
+        pytest.skip(f"make -s fortran failed: {(result.stderr or result.stdout).strip()[:200]}")
+    return [str(FORTRAN_EXE)]
+
+
+def test_reference_run_moves(jet):
+    """Guard: 20 steps change the state, so agreement below is not trivial."""
+    _, initial, final = jet
+    assert max(relative_errors(final, initial)) > 1e-6
+
+
+@needs_mpirun
+@pytest.mark.parametrize("n, procs", [(1, (1, 1)), (2, (2, 1))])
+def test_numpy_agrees_with_jax(jet, tmp_path, n, procs):
+    directory, _, ref = jet
+    got = run_baseline(NUMPY, directory, n, procs, tmp_path, "numpy")
+    assert max(relative_errors(got, ref)) <= TOLERANCE
+
+
+@needs_mpirun
+@pytest.mark.parametrize("n, procs", [(1, (1, 1)), (2, (2, 1))])
+def test_fortran_agrees_with_jax(jet, fortran_exe, tmp_path, n, procs):
+    directory, _, ref = jet
+    got = run_baseline(fortran_exe, directory, n, procs, tmp_path, "fortran")
+    assert max(relative_errors(got, ref)) <= TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory):
+    """Problems that exercise the physical boundaries: the jet with a wall on
+    the west and an open east side (walls in y), and a dry-bed (Ritter) dam
+    break with walls in y and open ends in x (dry cells, first-order fallback,
+    dry-front wave speeds)."""
+    problems = {}
+    jet_dir = tmp_path_factory.mktemp("jet_wall_open")
+    write_problem(jet_dir, benchmark_config(32, 24, bc_west="wall", bc_east="open"))
+    dam_dir = tmp_path_factory.mktemp("ritter")
+    write_problem(dam_dir, Config(case="dam_break", nx=40, ny=6, bc_south="wall",
+                                  bc_north="wall", case_params={"variant": "ritter"}))
+    for name, directory in (("jet_wall_open", jet_dir), ("ritter", dam_dir)):
+        problems[name] = (directory,) + jax_reference(directory)
+    return problems
+
+
+@needs_mpirun
+@pytest.mark.parametrize("name", ["jet_wall_open", "ritter"])
+@pytest.mark.parametrize("n, procs", [(1, (1, 1)), (2, (1, 2)), (2, (2, 1))])
+def test_numpy_boundaries_agree_with_jax(edges, tmp_path, name, n, procs):
+    directory, initial, ref = edges[name]
+    assert max(relative_errors(ref, initial)) > 1e-6
+    got = run_baseline(NUMPY, directory, n, procs, tmp_path, "numpy")
+    assert max(relative_errors(got, ref)) <= TOLERANCE
+
+
+@needs_mpirun
+@pytest.mark.parametrize("name", ["jet_wall_open", "ritter"])
+def test_fortran_boundaries_agree_with_jax(edges, fortran_exe, tmp_path, name):
+    directory, _, ref = edges[name]
+    got = run_baseline(fortran_exe, directory, 2, (2, 1), tmp_path, "fortran")
+    assert max(relative_errors(got, ref)) <= TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def minmod_problem(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("minmod")
+    write_problem(directory, benchmark_config(16, 16, limiter="minmod"))
+    return directory
+
+
+def check_refused(command, directory, name):
+    result = subprocess.run(command + [str(directory), "--procs", "1", "1", "--steps", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(name) and "limiter" in lines[0]
+    assert result.stdout == ""
+
+
+def test_numpy_refuses_unsupported_limiter(minmod_problem):
+    check_refused(NUMPY, minmod_problem, "numpy_swe")
+
+
+def test_fortran_refuses_unsupported_limiter(minmod_problem, fortran_exe):
+    check_refused(fortran_exe, minmod_problem, "swe_mpi")
