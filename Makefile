@@ -27,7 +27,7 @@ export PYTHONUNBUFFERED := 1
 # widest SIMD (AVX2 + FMA here; gfortran contracts a*b+c into FMAs, which
 # moves results by round-off only: agreement with JAX stays ~1e-13).
 # Nothing that changes the arithmetic (-ffast-math) is used.
-FFLAGS      ?= -O3 -march=native
+FFLAGS      ?= -O3 -march=native -fno-trapping-math
 FORTRAN_DIR := benchmarks/fortran
 FORTRAN_BLD := $(FORTRAN_DIR)/build
 FORTRAN_EXE := $(FORTRAN_BLD)/swe_mpi
