@@ -485,6 +485,8 @@ class Solver:
         left, right = w["mask_l"], w["mask_r"]
         np.greater_equal(sl, 0, out=left)
         np.less_equal(sr, 0, out=right)
+        # Supersonic faces are rare: skip the masked copies when there are none.
+        any_left, any_right = left.any(), right.any()
         fm, fn = w["fm"], w["fn"]
         for star, fl, fr, ql, qr in ((fm, fl0, fr0, hl, hr), (fn, fl1, fr1, fl0, fr0)):
             np.multiply(sr, fl, out=star)
@@ -494,8 +496,10 @@ class Solver:
             np.multiply(slsr, w1, out=w1)
             np.add(star, w1, out=star)
             np.divide(star, width, out=star)
-            np.copyto(star, fr, where=right)
-            np.copyto(star, fl, where=left)
+            if any_right:
+                np.copyto(star, fr, where=right)
+            if any_left:
+                np.copyto(star, fl, where=left)
         # Contact speed s* = (sL hR (uR - sR) - sR hL (uL - sL)) / (hR (uR - sR) - hL (uL - sL)).
         num, den = w["num"], w["den"]
         np.subtract(ur, sr, out=w1)       # uR - sR
@@ -524,10 +528,12 @@ class Solver:
         np.greater_equal(num, 0, out=zero)
         np.copyto(sel, vl, where=zero)
         np.multiply(fm, sel, out=ft)
-        np.multiply(fl0, vl, out=w1)
-        np.multiply(fr0, vr, out=w2)
-        np.copyto(ft, w2, where=right)
-        np.copyto(ft, w1, where=left)
+        if any_right:
+            np.multiply(fr0, vr, out=w2)
+            np.copyto(ft, w2, where=right)
+        if any_left:
+            np.multiply(fl0, vl, out=w1)
+            np.copyto(ft, w1, where=left)
         return fm, fn, ft
 
     def _primitives(self, Q):

@@ -173,3 +173,62 @@ def test_numpy_refuses_unsupported_limiter(minmod_problem):
 
 def test_fortran_refuses_unsupported_limiter(minmod_problem, fortran_exe):
     check_refused(fortran_exe, minmod_problem, "swe_mpi")
+
+
+# ------------------------------------------------------------- the runner
+def test_runner_sizes():
+    from benchmarks.run import UsageError, parse_size
+
+    assert parse_size("256") == (256, 256)
+    assert parse_size("1e4") == (100, 100)
+    assert parse_size("1.6e7") == (4000, 4000)
+    assert parse_size("64x32") == (64, 32)
+    with pytest.raises(UsageError):
+        parse_size("big")
+
+
+def _point(impl, ranks, nx, ny, ms):
+    return {"impl": impl, "ranks": ranks, "nx": nx, "ny": ny, "precision": "float64",
+            "status": "ok", "ms_per_step": ms}
+
+
+def test_runner_scaling_tables():
+    """Strong efficiency T1/(N TN), weak efficiency T1/TN on the same tile."""
+    from benchmarks.run import strong_rows, weak_rows
+
+    points = [_point("numpy", 1, 100, 100, 10.0), _point("numpy", 2, 100, 100, 6.0),
+              _point("numpy", 2, 100, 200, 12.5), _point("jax", 2, 100, 100, 1.0)]
+    assert strong_rows(points, [1, 2]) == [
+        ["numpy", "float64", "100x100", 2, "10", "6", "1.67", "83"]]
+    assert weak_rows(points, [1, 2]) == [
+        ["numpy", "float64", "100x100", 2, "100x200", "10", "12.5", "80"]]
+
+
+def test_runner_svg_is_valid(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from benchmarks.run import write_svg
+
+    series = {"jax 1 rank": ("jax", 1, [(1e4, 50.0), (1e6, 20.0)]),
+              "numpy 2 ranks": ("numpy", 2, [(1e4, 900.0), (1.6e7, 300.0)])}
+    assert write_svg(tmp_path / "plot.svg", series, "test")
+    root = ET.parse(tmp_path / "plot.svg").getroot()
+    assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 2
+
+
+@needs_mpirun
+def test_runner_end_to_end(tmp_path):
+    """One tiny NumPy point through the runner: JSON, CSV, tables and plot written."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--impl", "numpy", "--ranks", "1",
+         "--sizes", "16", "--steps", "1", "--repeats", "3", "--out", str(tmp_path),
+         "--tag", "t"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "t.json").read_text())
+    (point,) = data["points"]
+    assert point["status"] == "ok" and len(point["repeat_seconds"]) == 3
+    assert point["cell_updates_per_second"] == pytest.approx(
+        256 / (point["median_seconds"] / point["steps"]))
+    assert data["machine"]["numpy"] == np.__version__
+    for ext in ("csv", "md", "svg"):
+        assert (tmp_path / f"t.{ext}").stat().st_size > 0
