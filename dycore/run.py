@@ -15,17 +15,45 @@ multiple of ``output_interval`` to leave the steps unchanged). A restart file
 remembers the checkpoint interval, so ``--restart FILE`` alone continues
 exactly as the run that wrote it would have.
 
-Exit status: 0 done; 1 the state became non-finite (the output written so far
-is kept) or writing failed mid-run; 2 bad configuration or usage (one line
-``dycore: error: ...`` on stderr, on rank 0); 130 interrupted (Ctrl-C), after
-flushing the output.
+Reliability (see README, "When things go wrong"):
+
+- Bad input is found before the first step: every rank exits with status 2
+  and rank 0 prints one line ``dycore: error: ...`` (no traceback). This
+  covers the config (keys, types, names, sizes), a fixed ``dt`` above the
+  CFL limit of the initial state (``--allow-unstable`` to run anyway), an
+  output or restart file that exists (``--overwrite``) or cannot be written,
+  and a restart file that is missing, truncated, not ours or incompatible.
+  Checks that can differ between ranks are agreed over all ranks first.
+- Blow-up: the state is checked on all ranks after every step (one scalar
+  reduction). On a non-finite value or a negative depth every rank stops,
+  the last good state is written to the restart file, the output is closed,
+  and the message names the step, the time, the worst cell and the likely
+  cause; exit status 1.
+- SIGTERM, SIGINT, SIGUSR1, SIGUSR2: the ranks finish their step, agree to
+  stop at the same step (checked about once a second of stepping), write
+  the restart file, close the output and exit with 128 + the signal number
+  (a second signal stops at once). Under Open MPI's mpirun, send SIGUSR1 or
+  SIGUSR2 to mpirun (it forwards them; SIGTERM/SIGINT to mpirun make it
+  kill the ranks after 1 s), or signal the ranks themselves.
+- An unexpected exception on some rank prints its traceback and aborts all
+  ranks (MPI_Abort); an error exit that not every rank reaches within 10 s
+  aborts too, so no rank is left waiting.
+- The output is written as ``OUTPUT.part`` and renamed when it is complete;
+  restart files are written under a temporary name, fsynced and renamed.
+
+Exit status: 0 done; 1 blow-up, or writing failed mid-run; 2 bad input;
+128 + N stopped by signal N after writing a restart file (130 for Ctrl-C);
+130 also for a second Ctrl-C, which stops without one.
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import signal
 import sys
+import tempfile
+import threading
 import time
 import tomllib
 import traceback
@@ -34,10 +62,11 @@ import numpy as np
 
 from dycore.cases import CASES
 from dycore.config import Config, ConfigError, check_keys
-from dycore.io import (OutputError, OutputWriter, read_restart, read_restart_attrs,
-                       write_restart)
+from dycore.io import (OutputError, OutputWriter, part_path, read_restart,
+                       read_restart_attrs, write_restart)
 from dycore.io.hdf5 import config_from_json
 from dycore.simulation import Simulation
+from parallel import launched_with_several_ranks
 
 _RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID")
 # Config keys taken from a restart file that belong to the launch, not the run.
@@ -87,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, value as TOML (e.g. case_params.variant=ritter); "
                         "repeatable")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output or restart file (refused otherwise)")
+    p.add_argument("--allow-unstable", action="store_true",
+                   help="run even if the fixed --dt (or --cfl) exceeds the CFL stability limit")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--list-cases", action="store_true", help="list the test cases and exit")
     return p
@@ -221,17 +254,238 @@ class Progress:
             sys.stderr.flush()
 
 
-def _finite(state) -> bool:
-    return all(np.all(np.isfinite(np.asarray(getattr(state, n)))) for n in ("h", "hu", "hv"))
-
-
-def _on_any_rank(ctx, flag: bool) -> bool:
-    """True on every rank if ``flag`` is true on some rank (collective)."""
-    return bool(flag) if ctx.size == 1 else any(ctx.comm.allgather(bool(flag)))
+# ------------------------------------------------------- faults and ranks
+CFL_LIMIT = 1.0
+"""Largest stable Courant number dt * max((|u| + c)/dx + (|v| + c)/dy): the
+limit of the TVD/positivity argument for the MUSCL schemes with SSP-RK2/3
+(Gottlieb, Shu & Tadmor 2001, SIAM Rev. 43, 89-112); a fixed dt above it at
+the initial state (or cfl above it) needs --allow-unstable."""
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2")
+                     if hasattr(signal, name))
+SEGMENT_WALL_S = 1.0   # stepping between two checks for a stop request (about, in s)
+EXIT_DEADLINE_S = 10.0  # how long an error exit waits for the other ranks before MPI_Abort
 
 
 class NonFinite(Exception):
-    """The state became NaN or infinite."""
+    """The state blew up (non-finite values or negative depth); exit status 1."""
+
+
+class Stopped(Exception):
+    """Stopped by a signal after writing a restart file; exit status 128 + signum."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+
+
+class StopRequest:
+    """Signal handlers that ask the run to stop at the next segment boundary
+    (the first signal); a second signal raises KeyboardInterrupt at once."""
+
+    def __init__(self):
+        self.signum = 0
+        self._old = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in STOP_SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except (OSError, ValueError):
+                pass
+
+    def _handle(self, signum, frame):
+        if self.signum:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+
+
+def _world(box):
+    """The communicator of all ranks, or None in a single process. mpi4py is
+    imported here only when an MPI launcher started several ranks and the
+    run's context does not exist (yet): the numerics never import MPI."""
+    ctx = box.get("context")
+    if ctx is not None:
+        return ctx.comm if ctx.size > 1 else None
+    if launched_with_several_ranks():
+        from mpi4py import MPI
+
+        return MPI.COMM_WORLD
+    return None
+
+
+def _allgather(box, obj) -> list:
+    comm = _world(box)
+    return [obj] if comm is None else comm.allgather(obj)
+
+
+def _agreed(box, fn):
+    """Run ``fn`` on every rank and agree on its outcome: if it raised a bad
+    input error on any rank, raise that error on every rank (so that no
+    rank goes on alone into a collective operation and waits forever)."""
+    error, result = None, None
+    try:
+        result = fn()
+    except (ConfigError, UsageError, OutputError) as err:
+        error = err
+    reports = _allgather(box, None if error is None else (type(error).__name__, str(error)))
+    if error is not None:
+        raise error
+    for report in reports:
+        if report is not None:
+            kind, text = report
+            raise {"UsageError": UsageError, "OutputError": OutputError}.get(kind, ConfigError)(text)
+    return result
+
+
+def _abort(box, code: int) -> None:
+    """MPI_Abort all ranks (under MPI only): a rank failed in a way the others
+    cannot know about."""
+    comm = _world(box)
+    if comm is not None:
+        sys.stderr.flush()
+        comm.Abort(code)
+
+
+def _leave(box, code: int, message) -> None:
+    """Before an error exit under MPI: wait up to EXIT_DEADLINE_S for every
+    rank to reach its exit too (a non-blocking barrier), else abort all."""
+    if box.get("context") is None and not launched_with_several_ranks():
+        return
+    comm = _world(box)
+    if comm is None:
+        return
+    request = comm.Ibarrier()
+    deadline = time.monotonic() + EXIT_DEADLINE_S
+    while not request.Test():
+        if time.monotonic() > deadline:
+            text = " ".join(str(message).split())
+            sys.stderr.write(f"dycore: error: rank {box['rank']} stopped ({text}) but other "
+                             f"ranks did not; aborting all ranks\n")
+            _abort(box, code)
+        time.sleep(0.01)
+
+
+def _signal_rate(sim, state) -> float:
+    """max((|u| + c)/dx + (|v| + c)/dy) over all ranks (1/s); collective."""
+    return float(sim.context.global_max(sim.model.max_signal_rate(state, sim.params.g)))
+
+
+def _check_stability(sim, state, allow: bool) -> None:
+    """Bad input: a fixed dt (or a cfl) above the CFL limit of ``state``."""
+    cfg = sim.config
+    if allow:
+        return
+    if cfg.dt is None:
+        if cfg.cfl > CFL_LIMIT:
+            raise ConfigError(f"config key 'cfl': {cfg.cfl:g} is above the stability limit "
+                              f"{CFL_LIMIT:g}; use cfl <= {CFL_LIMIT:g} (default 0.45), or pass "
+                              f"--allow-unstable")
+        return
+    rate = _signal_rate(sim, state)
+    courant = cfg.dt * rate
+    if courant > CFL_LIMIT:
+        raise ConfigError(f"config key 'dt': {cfg.dt:g} s is above the CFL stability limit of "
+                          f"the initial state, {CFL_LIMIT / rate:.3g} s (Courant number "
+                          f"{courant:.3g} > {CFL_LIMIT:g}); use a smaller --dt (the CFL step at "
+                          f"cfl = {cfg.cfl:g} is {cfg.cfl / rate:.3g} s), or pass "
+                          f"--allow-unstable")
+
+
+def _check_writable(path: str, what: str) -> None:
+    """Bad input: the folder of ``path`` cannot be created or written to."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".dycore-probe-", dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise ConfigError(f"{what} {path!r}: its folder is not writable "
+                          f"({err.strerror or err})") from None
+
+
+def _check_files(args, cfg, ckpt_path: str, restart_attrs) -> None:
+    """Bad input about files (rank 0; the result is agreed over the ranks)."""
+    out = cfg.output
+    if args.restart and out:
+        old = restart_attrs.get("output")
+        for mine in (out, part_path(out)):
+            if old and os.path.exists(mine) and os.path.exists(old) and os.path.samefile(mine, old):
+                raise ConfigError(f"config key 'output': {out!r} holds the output of the run "
+                                  f"that wrote the restart file; choose another --output so it "
+                                  f"is not overwritten")
+    if out and os.path.abspath(ckpt_path) == os.path.abspath(out):
+        raise ConfigError("option --checkpoint: must differ from the output file")
+    if out and not args.overwrite:
+        for path in (out, part_path(out)):
+            if os.path.lexists(path):
+                raise ConfigError(f"output file {path!r} exists; pass --overwrite to replace "
+                                  f"it, or choose another --output")
+    source = args.restart
+    continuing = (source and os.path.exists(ckpt_path) and os.path.exists(source)
+                  and os.path.samefile(ckpt_path, source))
+    if os.path.lexists(ckpt_path) and not args.overwrite and not continuing:
+        raise ConfigError(f"restart file {ckpt_path!r} exists (from an earlier run?); pass "
+                          f"--overwrite to replace it, or --checkpoint ANOTHER.h5")
+    if out:
+        _check_writable(out, "cannot create output")
+    _check_writable(ckpt_path, "option --checkpoint: cannot write the restart file"
+                    if args.checkpoint else "cannot write the restart file (choose one with "
+                    "--checkpoint)")
+
+
+def _resume_hint(ctx, ckpt_path: str, output, step: int, extra: str = "") -> str:
+    launcher = f"mpirun -n {ctx.size} " if ctx.size > 1 else ""
+    text = f"{launcher}python -m dycore.run --restart {ckpt_path}"
+    if output:
+        stem = output[:-3] if output.endswith(".h5") else output
+        text += f" --output {stem}_from_step{step}.h5"
+    return text + extra
+
+
+def _blow_up(sim, box, fault, state, t, step, ckpt_path, write_ckpt, writer, last_output):
+    """Report a blow-up (all ranks): locate the worst cell, write the last
+    good state to the restart file, close the output, raise NonFinite."""
+    ctx, cfg = sim.context, sim.config
+    kind, dt = fault["kind"], fault["dt"]
+    found = [(r, cell) for r, (local, cell) in
+             enumerate(_allgather(box, (fault["local"], fault["cell"])))
+             if local == kind and cell is not None]
+    rate = _signal_rate(sim, state)
+    courant = dt * rate
+    write_ckpt(state, t, step)
+    if writer:
+        writer.close()
+    what = {"non-finite": "non-finite values (NaN or inf)",
+            "negative depth": "negative depth",
+            "time step": "the time step became zero or non-finite"}[kind]
+    if found:
+        rank, (i, j) = found[0]
+        x, y = float(sim.grid.x_centres()[i]), float(sim.grid.y_centres()[j])
+        what += (f", worst cell (i, j) = ({i}, {j}) of {cfg.nx}x{cfg.ny} at x = {x:.6g} m, "
+                 f"y = {y:.6g} m" + (f" (rank {rank})" if ctx.size > 1 else ""))
+    if courant > CFL_LIMIT:
+        cause = (f"the time step {dt:.3g} s is above the CFL stability limit {CFL_LIMIT / rate:.3g}"
+                 f" s (Courant number {courant:.3g} > {CFL_LIMIT:g})")
+        retry = f" --dt {cfg.cfl / rate:.3g}" if cfg.dt is not None else " --cfl 0.45"
+    else:
+        cause = (f"not the CFL limit (Courant number {courant:.3g} <= {CFL_LIMIT:g}); the flow "
+                 f"may be under-resolved: try a smaller --cfl, --limiter minmod, --riemann hll "
+                 f"or a finer grid")
+        retry = " --cfl 0.3" if cfg.dt is None else f" --dt {0.5 * dt:.3g}"
+    kept = (f"; the output up to t = {last_output:g} s is kept in {cfg.output}"
+            if writer and last_output is not None else "")
+    raise NonFinite(f"blow-up at step {step + 1}, t = {t + dt:.6g} s: {what}; likely cause: "
+                    f"{cause}; the last good state (step {step}, t = {t:.6g} s) is in the "
+                    f"restart file {ckpt_path}{kept}; to go on from it: "
+                    + _resume_hint(ctx, ckpt_path, cfg.output, step, retry))
 
 
 # ------------------------------------------------------------------ main
@@ -247,57 +501,69 @@ def _error(rank: int, message: str) -> None:
         sys.stderr.flush()
 
 
-def _simulate(args, box: dict) -> int:
+def _setup(args, box):
+    """Config and Simulation from the restart file, TOML, flags (every rank)."""
     base, restart_attrs = None, None
     if args.restart:
         restart_attrs = read_restart_attrs(args.restart)
         base = config_from_json(restart_attrs["config_json"]).to_dict()
         for key in _LAUNCH_KEYS:
             base.pop(key, None)
-    values = config_values(args, base)
-    config = Config.from_dict(values)
+    config = Config.from_dict(config_values(args, base))
     if args.checkpoint_interval is not None and not (
             math.isfinite(args.checkpoint_interval) and args.checkpoint_interval > 0):
         raise ConfigError(f"option --checkpoint-interval: must be > 0, "
                           f"got {args.checkpoint_interval}")
     sim = Simulation(config)
+    box["rank"], box["context"] = sim.context.rank, sim.context
+    return sim, restart_attrs
+
+
+def _on_output_grid(t: float, interval) -> bool:
+    if not interval:
+        return True
+    k = round(t / interval)
+    return abs(t - k * interval) <= 1e-9 * interval
+
+
+def _simulate(args, box, stop) -> int:
+    sim, restart_attrs = _agreed(box, lambda: _setup(args, box))
     cfg, ctx = sim.config, sim.context
-    box["rank"], box["context"] = ctx.rank, ctx
     quiet = args.quiet
     ckpt_interval = args.checkpoint_interval
     if ckpt_interval is None and restart_attrs is not None:
         ckpt_interval = restart_attrs.get("checkpoint_interval") or None
-    ckpt_path = None
-    if ckpt_interval is not None or args.checkpoint:
-        ckpt_path = args.checkpoint or default_checkpoint_path(cfg.output)
+    periodic = ckpt_interval is not None or args.checkpoint is not None
+    # A blow-up or a signal writes a restart file even without checkpoints.
+    ckpt_path = args.checkpoint or default_checkpoint_path(cfg.output)
 
     if args.restart:
         state, t, step0 = read_restart(args.restart, sim)
-        old_output = restart_attrs.get("output")
-        if (cfg.output and old_output and os.path.exists(cfg.output)
-                and os.path.exists(old_output) and os.path.samefile(cfg.output, old_output)):
-            raise ConfigError(f"config key 'output': {cfg.output!r} holds the output of the run "
-                              f"that wrote the restart file; choose another --output so it is "
-                              f"not overwritten")
         if not t < cfg.t_end:
             raise ConfigError(f"config key 't_end': the restart file is at t = {t:g} s, "
                               f"not before t_end = {cfg.t_end:g} s; pass a larger --t-end")
     else:
         state, t, step0 = sim.initial_state(), 0.0, 0
-    if ckpt_path is not None and cfg.output and os.path.abspath(ckpt_path) == \
-            os.path.abspath(cfg.output):
-        raise ConfigError("option --checkpoint: must differ from the output file")
+    _check_stability(sim, state, args.allow_unstable)
+    _agreed(box, lambda: _check_files(args, cfg, ckpt_path, restart_attrs)
+            if ctx.is_root else None)
+
+    extra = {"checkpoint_interval": float(ckpt_interval)} if ckpt_interval else None
+
+    def write_ckpt(s, t_s, step_s):
+        write_restart(ckpt_path, sim, s, t_s, step_s, extra=extra)
 
     t_start = t
     writer = OutputWriter(cfg.output, sim) if cfg.output else None
     try:
         mass0 = sim.mass(state)
+        stop.install()  # before the first line, so that a caller who saw it may signal
         _say(ctx.rank, quiet,
              f"dycore: {cfg.case} {cfg.nx}x{cfg.ny} cells, {cfg.scheme}/{cfg.limiter}/"
              f"{cfg.riemann}/{cfg.time_stepper}, {ctx.size} rank(s), t = {t:g} -> "
              f"{cfg.t_end:g} s" + (f", output {cfg.output}" if cfg.output else ""))
         last_output = None
-        if writer:
+        if writer and (not args.restart or _on_output_grid(t, cfg.output_interval)):
             writer.write(state, t)
             last_output = t
         box["running"] = True
@@ -305,40 +571,64 @@ def _simulate(args, box: dict) -> int:
         # time steps (the last one before an event is shortened) depend on
         # the config only, not on whether a file is written.
         events = schedule(t, cfg.t_end, cfg.output_interval or 0.0,
-                          (ckpt_interval or 0.0) if ckpt_path else None)
-        extra = {"checkpoint_interval": float(ckpt_interval)} if ckpt_interval else None
+                          (ckpt_interval or 0.0) if periodic else None)
 
         wall0 = time.perf_counter()
         sim.advance(state, t, t)  # zero steps: compiles the stepping loop
         compile_s = time.perf_counter() - wall0
         progress = Progress(t, cfg.t_end, ctx.rank == 0 and not quiet and sys.stderr.isatty())
-        steps, stepping_s = 0, 0.0
+        steps, stepping_s, segment = 0, 0.0, 16
         for t_next, do_output, do_checkpoint in events:
-            tic = time.perf_counter()
-            new_state, t_new, n = sim.advance(state, t, t_next)
-            stepping_s += time.perf_counter() - tic
-            steps += n
-            # advance() ends at exactly t_next, or early at t = NaN when dt turned
-            # NaN; a finite t short of t_next would mean the step size collapsed.
-            if _on_any_rank(ctx, not (t_new == t_next and _finite(new_state))):
+            # Segments of `segment` steps: between them the ranks agree on a
+            # stop request. Cutting does not change the steps (see advance).
+            signum = 0
+            while t < t_next and not signum:
+                tic = time.perf_counter()
+                state, t, n, fault = sim.advance(state, t, t_next, max_steps=segment,
+                                                 report=True)
+                wall = time.perf_counter() - tic
+                stepping_s += wall
+                steps += n
+                if fault:  # agreed: the fault check reduces over all ranks
+                    progress.finish()
+                    _blow_up(sim, box, fault, state, t, step0 + steps, ckpt_path, write_ckpt,
+                             writer, last_output)
+                if n == segment and wall > 0:  # aim at SEGMENT_WALL_S of stepping
+                    proposal = int(min(max(segment * SEGMENT_WALL_S / wall, segment / 4, 1),
+                                       4 * segment, 1 << 20))
+                else:
+                    proposal = segment
+                reports = _allgather(box, (stop.signum, proposal))
+                segment = reports[0][1]
+                signum = next((s for s, _ in reports if s), 0)
+            if t == t_next:
+                if do_output and writer:
+                    writer.write(state, t)
+                    last_output = t
+                if do_checkpoint:
+                    write_ckpt(state, t, step0 + steps)
+                progress.update(t, steps)
+            if signum:
                 progress.finish()
-                raise NonFinite(f"the state became non-finite (NaN/inf) between t = {t:g} s "
-                                f"and t = {t_next:g} s, by step {step0 + steps}; stopped"
-                                + (f"; output up to t = {last_output:g} s is kept in "
-                                   f"{cfg.output}" if writer else ""))
-            state, t = new_state, t_next
-            if do_output and writer:
-                writer.write(state, t)
-                last_output = t
-            if do_checkpoint:
-                write_restart(ckpt_path, sim, state, t, step0 + steps, extra=extra)
-            progress.update(t, steps)
+                if not (t == t_next and do_checkpoint):
+                    write_ckpt(state, t, step0 + steps)
+                if writer:
+                    writer.close()
+                name = signal.Signals(signum).name
+                kept = (f"; the output up to t = {last_output:g} s is in {cfg.output}"
+                        if writer and last_output is not None else "")
+                raise Stopped(signum, f"interrupted by {name} at step {step0 + steps}, "
+                              f"t = {t:.6g} s of {cfg.t_end:g} s; the restart file "
+                              f"{ckpt_path} holds this state{kept}; resume with: "
+                              + _resume_hint(ctx, ckpt_path, cfg.output, step0 + steps))
         progress.finish()
         mass1 = sim.mass(state)
+        if writer:
+            writer.close()
         wall = time.perf_counter() - wall0
     finally:
         if writer:
-            writer.close()
+            writer.abandon()
 
     mcells = sim.n_cells / 1e6
     per_step = 1e3 * stepping_s / steps / mcells if steps else float("nan")
@@ -356,6 +646,8 @@ def _simulate(args, box: dict) -> int:
 def main(argv=None) -> int:
     """Run the driver; returns the exit status (see the module docstring)."""
     box = {"rank": _launcher_rank(), "context": None, "running": False}
+    stop = StopRequest()
+    code, message = 0, None
     try:
         args = build_parser().parse_args(argv)
         if args.list_cases:
@@ -363,26 +655,32 @@ def main(argv=None) -> int:
                 for name, case in CASES.items():
                     print(f"{name:24s} {case.summary}")
             return 0
-        return _simulate(args, box)
+        code = _simulate(args, box, stop)
     except (ConfigError, UsageError) as err:
-        _error(box["rank"], err)
-        return 2
-    except OutputError as err:  # before the first step: a bad output path
-        _error(box["rank"], err)
-        return 1 if box["running"] else 2
+        code, message = 2, err
+    except OutputError as err:
+        code, message = (1 if box["running"] else 2), err
     except NonFinite as err:
-        _error(box["rank"], err)
-        return 1
+        code, message = 1, err
+    except Stopped as err:
+        code, message = 128 + err.signum, err
     except KeyboardInterrupt:
-        _error(box["rank"], "interrupted; the output written so far is flushed and closed")
-        return 130
+        code, message = 130, ("interrupted (a second signal stops at once, without writing a "
+                              "restart file; the last checkpoint, if any, is intact)"
+                              if stop.signum else "interrupted")
     except Exception:
-        ctx = box["context"]
-        if ctx is not None and ctx.size > 1:  # a bug on some ranks: don't leave others waiting
-            traceback.print_exc()
-            sys.stderr.flush()
-            ctx.comm.Abort(1)
+        # A bug or a failure on this rank that the others cannot know about.
+        traceback.print_exc()
+        sys.stderr.flush()
+        _abort(box, 1)
         raise
+    finally:
+        stop.restore()
+    if message is not None:
+        _error(box["rank"], message)
+    if code:
+        _leave(box, code, message)
+    return code
 
 
 if __name__ == "__main__":

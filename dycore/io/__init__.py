@@ -5,6 +5,7 @@ from dycore.io.hdf5 import (
     config_from_attrs,
     config_from_json,
     consolidate,
+    part_path,
     read_restart,
     read_restart_attrs,
     read_restart_config,
@@ -12,5 +13,5 @@ from dycore.io.hdf5 import (
 )
 
 __all__ = ["OutputError", "OutputWriter", "config_from_attrs", "config_from_json",
-           "consolidate", "read_restart", "read_restart_attrs", "read_restart_config",
+           "consolidate", "part_path", "read_restart", "read_restart_attrs", "read_restart_config",
            "write_restart"]

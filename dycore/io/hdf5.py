@@ -11,6 +11,12 @@ engine="h5netcdf")`` opens it with dimensions (time, y, x)):
                            JSON), config_json (the whole resolved config),
                            dycore_version, ranks
 
+The output is written under the name ``PATH.part`` and renamed to ``PATH``
+when the writer is closed (:meth:`OutputWriter.close`, after trimming the
+fields to the frames whose ``time`` was written and an fsync), so a file
+named ``PATH`` is always complete and holds only whole time slices; a run
+that died leaves ``PATH.part``, readable up to its last flushed frame.
+
 One rank writes one plain file. N ranks cannot share one file here: this h5py
 has no MPI driver. So each rank writes its tile to ``PATH.tiles/rankNNNNN.h5``
 and rank 0 writes ``PATH`` holding the coordinates, the attributes and the
@@ -21,8 +27,9 @@ rewriting ``PATH``; the source paths are relative to ``PATH``'s folder, so
 ``PATH`` and ``PATH.tiles/`` move together (copy both; `consolidate` makes a
 self-contained plain file). A frame counts as written once ``time`` holds its
 value: ``time`` is appended after every tile has been written and flushed, so
-after a crash the fields may hold one frame more than ``time`` (HDF5 sizes an
-unlimited VDS from its largest source; trust ``time``). Unlimited mappings
+in a ``.part`` file left by a crash the fields may hold one frame more than
+``time`` (HDF5 sizes an unlimited VDS from its largest source; trust
+``time``); closing trims them. Unlimited mappings
 need no time-axis size up front (the alternative, sizing it from t_end and
 output_interval, would leave fill values after a crash). Tile files are
 opened without HDF5 file locks so that the global view can be read while a
@@ -31,8 +38,11 @@ opens a file another rank is writing. Readers need HDF5 >= 1.10 (VDS).
 
 Restart files (:func:`write_restart`, :func:`read_restart`) hold the global
 state h, hu, hv (y, x), the time, the step count and the config; they use the
-same one-file / tiles-plus-VDS scheme, are replaced atomically, and can be
-read back by any number of ranks (each reads its own tile slice).
+same one-file / tiles-plus-VDS scheme, are written under a temporary name,
+fsynced and renamed (a crash leaves the previous restart file intact), and
+can be read back by any number of ranks (each reads its own tile slice).
+Reading one checks that it is a complete dycore restart file of the same
+grid and equation set (:class:`ConfigError` otherwise).
 
 Every operation here is collective: all ranks call it, and an I/O failure on
 any rank is raised as :class:`OutputError` on every rank (no rank is left
@@ -213,13 +223,40 @@ def _local(state, name):
     return np.asarray(getattr(state, name))
 
 
+def _fsync(path: str) -> None:
+    """Push a closed file (or a folder's entries) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: str, path: str) -> None:
+    """fsync ``tmp``, rename it to ``path`` (atomic on POSIX), fsync the folder."""
+    _fsync(tmp)
+    os.replace(tmp, path)
+    try:
+        _fsync(os.path.dirname(os.path.abspath(path)))
+    except OSError:  # some file systems cannot fsync a folder; the rename stands
+        pass
+
+
+def part_path(path: str) -> str:
+    """The name an output file has while it is being written."""
+    return f"{path}.part"
+
+
 # -------------------------------------------------------------------- output
 class OutputWriter:
     """Appends frames of the global (time, y, x) fields to ``path``.
 
     Collective: every rank constructs it and calls :meth:`write` and
-    :meth:`close`. Creating it creates the files, so an unwritable path
-    fails here, before any time step.
+    :meth:`close`. Creating it creates the files (``PATH.part``; an existing
+    ``PATH`` is removed), so an unwritable path fails here, before any time
+    step. :meth:`close` renames ``PATH.part`` to ``PATH``; :meth:`abandon`
+    (not collective, for error paths) closes the files and leaves the
+    ``.part`` name.
     """
 
     def __init__(self, path, sim):
@@ -228,6 +265,8 @@ class OutputWriter:
         self.context = ctx = sim.context
         self.dtype = np.dtype(sim.dtype)
         self.frames = 0
+        self.closed = False
+        self.part = part_path(self.path)
         self._main = self._tile = None
         self._tile_name = f"rank{ctx.rank:05d}.h5"
         ny, nx = sim.grid.ny, sim.grid.nx
@@ -241,10 +280,13 @@ class OutputWriter:
             os.makedirs(folder, exist_ok=True)
             if os.path.isdir(self.path):
                 raise OutputError(f"cannot write output {self.path!r}: it is a directory")
+            for old in (self.path, self.part):
+                if os.path.lexists(old):
+                    os.remove(old)
             _remove_stale(tile_dir(self.path), set(), r"rank\d+\.h5")
             if ctx.size > 1:
                 os.makedirs(tile_dir(self.path), exist_ok=True)
-            f = h5py.File(self.path, "w")
+            f = h5py.File(self.part, "w")
             _write_attrs(f, _root_attrs(sim))
             _coordinates(f, sim)
             t = f.create_dataset("time", shape=(0,), maxshape=(None,), chunks=(512,),
@@ -314,21 +356,61 @@ class OutputWriter:
                       root_only=True)
         self.frames += 1
 
+    def _trim(self, f) -> None:
+        """Drop a field frame whose ``time`` was never written (a failed write)."""
+        if f is not None and f.id.valid and "h" in f and not f["h"].is_virtual:
+            for name in FIELDS:
+                if f[name].shape[0] > self.frames:
+                    f[name].resize(self.frames, axis=0)
+
     def close(self) -> None:
-        """Flush and close this rank's files (safe to call twice; not collective)."""
+        """Finish the file: trim, flush and close every rank's file, then
+        rename ``PATH.part`` to ``PATH``. Collective; safe to call twice."""
+        if self.closed:
+            return
+        ctx = self.context
+
+        def finish_tile():
+            f, self._tile = self._tile, None
+            if f is not None and f.id.valid:
+                self._trim(f)
+                f.close()
+
+        def finish_main():
+            f, self._main = self._main, None
+            if f is not None and f.id.valid:
+                self._trim(f)
+                f.close()
+            _publish(self.part, self.path)
+
+        if ctx.size > 1:
+            _collectively(ctx, f"cannot close output {self.part!r}", finish_tile)
+        _collectively(ctx, f"cannot close output {self.part!r}", finish_main, root_only=True)
+        self.closed = True
+
+    def abandon(self) -> None:
+        """Close this rank's files without publishing them (error paths; not
+        collective; safe after :meth:`close`): the output stays ``PATH.part``."""
         for f in (self._tile, self._main):
             if f is not None and f.id.valid:
                 try:
+                    self._trim(f)
                     f.flush()
+                except (OSError, ValueError, RuntimeError):
+                    pass
                 finally:
                     f.close()
         self._tile = self._main = None
+        self.closed = True
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abandon()
 
 
 def consolidate(path, dest) -> None:
@@ -366,7 +448,11 @@ def write_restart(path, sim, state, t: float, step: int, extra: dict | None = No
     dtype = np.dtype(sim.dtype)
     folder = tile_dir(path)
     tile_name = f"step{int(step):012d}_rank{ctx.rank:05d}.h5"
-    attrs = _root_attrs(sim, kind=RESTART_KIND, time=float(t), step=int(step), **(extra or {}))
+    attrs = _root_attrs(sim, kind=RESTART_KIND, time=float(t), step=int(step),
+                        fields=",".join(FIELDS), **(extra or {}))
+    model = getattr(sim, "model", None)
+    if model is not None:
+        attrs["model"] = type(model).__name__
 
     def prepare():
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -381,7 +467,7 @@ def write_restart(path, sim, state, t: float, step: int, extra: dict | None = No
             with h5py.File(final + ".tmp", "w") as f:
                 for name in FIELDS:
                     f.create_dataset(name, data=_local(state, name).astype(dtype, copy=False))
-            os.replace(final + ".tmp", final)
+            _publish(final + ".tmp", final)
             return _tile_tuple(sim.tile)
 
         tiles = _collectively(ctx, f"cannot write restart {path!r}", write_tile, share=True)
@@ -401,7 +487,7 @@ def write_restart(path, sim, state, t: float, step: int, extra: dict | None = No
                     _virtual(f, name, tiles, sources, (sim.grid.ny, sim.grid.nx), dtype,
                              time_axis=False)
                 _attach(f, name, ("y", "x"))
-        os.replace(tmp, path)
+        _publish(tmp, path)
         keep = {f"step{int(step):012d}_rank{r:05d}.h5" for r in range(ctx.size)} \
             if ctx.size > 1 else set()
         _remove_stale(folder, keep, r"step\d+_rank\d+\.h5(\.tmp)?")
@@ -418,9 +504,20 @@ def read_restart_attrs(path) -> dict:
         with h5py.File(path, "r") as f:
             attrs = {key: _plain(value) for key, value in f.attrs.items()}
     except OSError as err:
-        raise ConfigError(f"restart file {path!r} is not a readable HDF5 file ({err})") from None
-    if attrs.get("kind") != RESTART_KIND or "config_json" not in attrs:
-        raise ConfigError(f"restart file {path!r} is not a dycore restart file")
+        text = " ".join(str(err).split())
+        raise ConfigError(f"restart file {path!r} is not a readable HDF5 file; truncated or "
+                          f"not a restart file? ({text})") from None
+    if attrs.get("kind") != RESTART_KIND:
+        raise ConfigError(f"restart file {path!r} is not a dycore restart file (no attribute "
+                          f"kind = {RESTART_KIND!r})")
+    for key in ("config_json", "time", "step"):
+        if key not in attrs:
+            raise ConfigError(f"restart file {path!r} is incomplete: attribute {key!r} is missing")
+    try:
+        config_from_json(attrs["config_json"])
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"restart file {path!r} holds a config this version cannot read "
+                          f"({err})") from None
     return attrs
 
 
@@ -442,8 +539,23 @@ def read_restart(path, sim):
         for key in ("nx", "ny", "lx", "ly", "x0", "y0"):
             if getattr(saved, key) != getattr(sim.config, key):
                 raise ConfigError(f"config key {key!r}: the restart file {path!r} has "
-                                  f"{getattr(saved, key)!r}, this run {getattr(sim.config, key)!r}")
+                                  f"{getattr(saved, key)!r}, this run {getattr(sim.config, key)!r}"
+                                  f" (incompatible grid)")
+        model = getattr(sim, "model", None)
+        if model is not None and attrs.get("model", type(model).__name__) != type(model).__name__:
+            raise ConfigError(f"restart file {path!r} was written by the {attrs['model']} "
+                              f"equations, this run uses {type(model).__name__}")
+        want = ",".join(FIELDS)
+        if attrs.get("fields", want) != want:
+            raise ConfigError(f"restart file {path!r} holds fields {attrs['fields']}, this "
+                              f"run's equations need {want} (another equation set)")
         with h5py.File(path, "r") as f:
+            shape = (sim.grid.ny, sim.grid.nx)
+            for name in FIELDS:
+                if name not in f or f[name].shape != shape:
+                    found = f[name].shape if name in f else "missing"
+                    raise ConfigError(f"restart file {path!r}: field {name!r} is {found}, "
+                                      f"expected shape {shape} (truncated or not ours?)")
             fields = [np.asarray(f[name][tile.y_slice, tile.x_slice]) for name in FIELDS]
         if not all(np.all(np.isfinite(q)) for q in fields):
             raise ConfigError(f"restart file {path!r} has missing or non-finite data "

@@ -1,0 +1,409 @@
+"""Reliability of the driver (issue #6): bad input fails fast with one line
+and exit status 2; a blow-up, a signal or a failing rank stops every rank
+without losing what was computed, and the restart file written reproduces
+the run bit for bit; no process is left behind.
+
+The driver runs in subprocesses (``python -m dycore.run`` and ``mpirun -n 2``)
+on 16 x 16 grids and shares the suite's persistent JAX compile cache. Every
+subprocess gets a unique folder (``tmp_path``) in its arguments, so that
+``pgrep -f`` can tell whether any of its processes outlived it.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+import dycore
+from dycore.config import Config
+from dycore.io import read_restart, write_restart
+from dycore.run import main, schedule
+
+FIELDS = ("h", "hu", "hv")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CACHE = os.environ.get("DYCORE_TEST_JAX_CACHE", str(ROOT / ".venv" / "jax-cache"))
+MPIRUN = shutil.which("mpirun")
+needs_mpirun = pytest.mark.skipif(MPIRUN is None, reason="mpirun not found")
+
+# The inertia-gravity wave with dt three times its CFL limit: refused without
+# --allow-unstable; with it the depth turns negative after about ten steps.
+IGW = ["--case", "inertia_gravity_wave", "--nx", "16", "--ny", "16"]
+UNSTABLE = [*IGW, "--dt", "8000", "--t-end", "400000", "--output-interval", "40000"]
+# A long run (about 7e4 steps) that a signal interrupts in the middle of an
+# output interval.
+LONG = [*IGW, "--t-end", "1e9", "--output-interval", "1e8"]
+T_LONG_EVENT = 1e8
+
+
+@pytest.fixture(scope="module")
+def env():
+    out = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OMPI_", "PMI_", "PMIX_", "SLURM_"))}
+    out.update(JAX_COMPILATION_CACHE_DIR=CACHE, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+               PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    return out
+
+
+def command(args, ranks=1, script=None):
+    """The command line of the driver (or of a wrapper script) on ``ranks`` ranks."""
+    program = [sys.executable, *([script] if script else ["-m", "dycore.run"]), *map(str, args)]
+    if ranks == 1:
+        return program
+    return [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-n", str(ranks), *program]
+
+
+def run(env, args, cwd, ranks=1, script=None, timeout=240):
+    return subprocess.run(command(args, ranks, script), env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def leftovers(marker) -> list[str]:
+    """Processes whose command line holds ``marker``, after a grace of a few seconds."""
+    for _ in range(50):
+        found = subprocess.run(["pgrep", "-af", str(marker)], capture_output=True, text=True)
+        lines = [ln for ln in found.stdout.splitlines() if "pgrep" not in ln]
+        if not lines:
+            return []
+        time.sleep(0.1)
+    return lines
+
+
+def our_lines(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith("dycore: error: ")]
+
+
+def assert_one_line(proc, code, *needles) -> str:
+    """Exit status ``code``, exactly one ``dycore: error:`` line holding the
+    needles, no traceback. mpirun may add its own banner about the exit code."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    lines = our_lines(proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def read_fields(path):
+    with h5py.File(path, "r") as f:
+        return ({name: f[name][()] for name in FIELDS}, float(f.attrs["time"]),
+                int(f.attrs["step"]))
+
+
+def assert_equal_state(fields: dict, state) -> None:
+    for name in FIELDS:
+        np.testing.assert_array_equal(fields[name], np.asarray(getattr(state, name)))
+
+
+def config_of(args) -> Config:
+    """The Config that the driver builds from the flags of IGW runs."""
+    values, it = {}, iter(args)
+    for flag in it:
+        value = next(it)
+        key = flag[2:].replace("-", "_")
+        values[key] = value if key == "case" else (int(value) if key in ("nx", "ny")
+                                                   else float(value))
+    values.pop("output_interval", None)
+    return Config(**values)
+
+
+def reference(config: Config, t_end: float, interval: float, n_steps: int | None = None,
+              checkpoint_interval=None):
+    """In-process run along the driver's event times: (state, t, steps, fault)
+    after ``n_steps`` steps, or at t_end, or at a blow-up."""
+    sim = dycore.Simulation(config)
+    state, t, steps = sim.initial_state(), 0.0, 0
+    for t_next, _, _ in schedule(0.0, t_end, interval, checkpoint_interval):
+        left = None if n_steps is None else n_steps - steps
+        state, t, n, fault = sim.advance(state, t, t_next, max_steps=left, report=True)
+        steps += n
+        if fault or (n_steps is not None and steps == n_steps):
+            return state, t, steps, fault
+    return state, t, steps, None
+
+
+# ------------------------------------------------------------ bad input
+@pytest.fixture(scope="module")
+def restart_files(tmp_path_factory):
+    """Restart files of a 16 x 16 dam break: good, truncated, not ours,
+    another grid, another equation set; and a plain HDF5 file."""
+    folder = tmp_path_factory.mktemp("restarts")
+    sim = dycore.Simulation(Config(case="dam_break", nx=16, ny=16))
+    good = folder / "good.h5"
+    write_restart(good, sim, sim.initial_state(), 0.0, 0)
+    data = good.read_bytes()
+    (folder / "truncated.h5").write_bytes(data[: len(data) // 2])
+    (folder / "text.h5").write_text("not HDF5\n")
+    with h5py.File(folder / "plain.h5", "w") as f:
+        f["h"] = np.zeros((16, 16))
+    shutil.copy(good, folder / "equations.h5")
+    with h5py.File(folder / "equations.h5", "r+") as f:
+        f.attrs["model"] = "Boussinesq"
+        f.attrs["fields"] = "h,hu,hv,theta"
+    return folder
+
+
+BAD_INPUT = {
+    "unknown key": (["--set", "cfll=0.3"], ["'cfll'", "did you mean 'cfl'"]),
+    "wrong type int": (["--set", "nx=1.5"], ["'nx'", "integer"]),
+    "wrong type number": (["--set", "t_end='long'"], ["'t_end'", "number"]),
+    "unknown case": (["--case", "tsunami"], ["'case'", "dam_break", "unstable_jet"]),
+    "unknown scheme": (["--scheme", "weno9"], ["'scheme'", "muscl", "weno5z"]),
+    "unknown riemann": (["--riemann", "roe2"], ["'riemann'", "hllc"]),
+    "zero cells": (["--nx", "0"], ["'nx'", ">= 1"]),
+    "zero t_end": (["--t-end", "0"], ["'t_end'", "> 0"]),
+    "negative dt": (["--dt", "-1"], ["'dt'", "> 0"]),
+    "zero output interval": (["--output-interval", "0"], ["'output_interval'"]),
+    "zero checkpoint interval": (["--checkpoint-interval", "0"], ["--checkpoint-interval"]),
+    "dt above CFL": ([*IGW, "--dt", "8000"], ["'dt'", "CFL", "Courant number", "--allow-unstable"]),
+    "cfl above limit": ([*IGW, "--cfl", "1.5"], ["'cfl'", "--allow-unstable"]),
+    "procs not matching": (["--procs", "2", "1"], ["'procs'", "mpirun -n 2"]),
+    "periodic narrower than halo": ([*IGW, "--nx", "1"], ["'nx'", "halo"]),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUT))
+def test_bad_config_in_process(name, tmp_path, capsys, monkeypatch):
+    """main() returns 2 and prints one line, before any step (nothing written)."""
+    monkeypatch.chdir(tmp_path)
+    args, needles = BAD_INPUT[name]
+    assert main([*args, "--output", str(tmp_path / "out.h5")]) == 2
+    out, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1 and err.startswith("dycore: error: "), err
+    for needle in needles:
+        assert needle in err, err
+    assert "Traceback" not in err and out == ""
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_files_in_process(tmp_path, capsys, monkeypatch, restart_files):
+    monkeypatch.chdir(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    (tmp_path / "bad.toml").write_text('case = "dam_break"\nnx = = 3\n')
+    (tmp_path / "old.h5").write_text("")
+    (tmp_path / "crashed.h5.part").write_text("")
+    (tmp_path / "taken.restart.h5").write_text("")
+    r = restart_files
+    cases = [
+        (["bad.toml"], ["not valid TOML", "line 2"]),
+        (["--output", "file/out.h5"], ["cannot create output", "not writable"]),
+        (["--checkpoint", "file/ck.h5"], ["--checkpoint", "not writable"]),
+        (["--output", "old.h5"], ["'old.h5' exists", "--overwrite"]),
+        (["--output", "crashed.h5"], ["'crashed.h5.part' exists", "--overwrite"]),
+        (["--output", "taken.h5"], ["'taken.restart.h5' exists", "--overwrite"]),
+        (["--restart", "missing.h5"], ["'missing.h5' not found"]),
+        (["--restart", r / "truncated.h5"], ["not a readable HDF5 file", "truncated"]),
+        (["--restart", r / "text.h5"], ["not a readable HDF5 file"]),
+        (["--restart", r / "plain.h5"], ["not a dycore restart file"]),
+        (["--restart", r / "good.h5", "--nx", "32"], ["'nx'", "incompatible grid"]),
+        (["--restart", r / "equations.h5"], ["Boussinesq"]),
+    ]
+    for args, needles in cases:
+        assert main([*map(str, args), "--t-end", "0.1"]) == 2, args
+        out, err = capsys.readouterr()
+        assert len(err.splitlines()) == 1 and err.startswith("dycore: error: "), (args, err)
+        for needle in needles:
+            assert needle in err, (args, err)
+        assert "Traceback" not in err and out == "", (args, err)
+    assert sorted(os.listdir(tmp_path)) == ["bad.toml", "crashed.h5.part", "file", "old.h5",
+                                            "taken.restart.h5"]
+    # the existing files are replaced with --overwrite (the run is tiny)
+    assert main(["--case", "dam_break", "--nx", "16", "--t-end", "0.01", "--output", "taken.h5",
+                 "--overwrite", "--quiet"]) == 0
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("ranks", [1, pytest.param(2, marks=needs_mpirun)])
+def test_bad_input_subprocess_exits_2_on_every_rank(env, tmp_path, ranks):
+    """As a process (and under mpirun: every rank): exit 2, one line, no
+    traceback, no process left. Under 2 ranks also the checks that only
+    make sense there (tiles narrower than the halo) and a file check agreed
+    by all ranks."""
+    (tmp_path / "bad.toml").write_text('case = "dam_break"\n\nnx = = 3\n')
+    cases = [([tmp_path / "bad.toml"], ["line 3"])]
+    if ranks == 2:
+        (tmp_path / "old.h5").write_text("")
+        cases += [(["--case", "dam_break", "--nx", "3", "--procs", "2", "1"],
+                   ["'nx'", "narrower than the scheme's halo"]),
+                  (["--case", "dam_break", "--output", tmp_path / "old.h5"], ["exists"]),
+                  (["--procs", "3", "1"], ["'procs'", "3 MPI ranks but 2"])]
+    for args, needles in cases:
+        proc = run(env, args, tmp_path, ranks=ranks)
+        assert_one_line(proc, 2, *needles)
+        assert leftovers(tmp_path) == []
+
+
+INJECT = '''
+"""Run the driver with a fault injected on rank 1 (tests only)."""
+import os, signal, sys
+import dycore.run as run
+from dycore.config import ConfigError
+from dycore.simulation import Simulation
+
+mode = sys.argv[1]
+rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
+if rank == 1 and mode == "setup":
+    def broken(config):
+        raise ConfigError("injected bad input seen by rank 1 only")
+    run.Simulation = broken
+if rank == 1 and mode in ("raise", "die"):
+    advance, calls = Simulation.advance, []
+    def faulty(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            if mode == "raise":
+                raise RuntimeError("injected failure on rank 1")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return advance(self, *args, **kwargs)
+    Simulation.advance = faulty
+sys.exit(run.main(sys.argv[2:]))
+'''
+
+
+@needs_mpirun
+def test_bad_input_seen_by_one_rank_only_is_agreed(env, tmp_path):
+    script = tmp_path / "inject.py"
+    script.write_text(INJECT)
+    proc = run(env, ["setup", *IGW, "--output", tmp_path / "out.h5"], tmp_path, ranks=2,
+               script=script)
+    assert_one_line(proc, 2, "injected bad input seen by rank 1 only")
+    assert leftovers(tmp_path) == []
+    assert not any(p.name.startswith("out.h5") for p in tmp_path.iterdir())
+
+
+# -------------------------------------------------------------- blow-up
+@pytest.mark.parametrize("ranks", [1, pytest.param(2, marks=needs_mpirun)])
+def test_blow_up_stops_writes_last_good_state(env, tmp_path, ranks):
+    out = tmp_path / "out.h5"
+    proc = run(env, [*UNSTABLE, "--output", out], tmp_path, ranks=ranks)
+    assert_one_line(proc, 2, "'dt'", "--allow-unstable")  # refused without the flag
+    proc = run(env, [*UNSTABLE, "--output", out, "--allow-unstable"], tmp_path, ranks=ranks)
+    line = assert_one_line(proc, 1, "blow-up at step", "negative depth", "worst cell (i, j) = (",
+                           "likely cause: the time step 8e+03 s is above the CFL stability limit",
+                           "out.restart.h5", "--restart")
+    assert leftovers(tmp_path) == []
+    step = int(re.search(r"blow-up at step (\d+), t = (\S+) s", line).group(1))
+    i, j = map(int, re.search(r"\(i, j\) = \((\d+), (\d+)\)", line).groups())
+    assert 0 <= i < 16 and 0 <= j < 16
+    # the restart file holds the last good state, bit for bit
+    fields, t, saved_step = read_fields(tmp_path / "out.restart.h5")
+    state, t_ref, steps, fault = reference(config_of(UNSTABLE), 400000.0, 40000.0)
+    assert fault is not None and fault["kind"] == "negative depth"
+    assert (saved_step, t) == (steps, t_ref) and step == steps + 1
+    assert_equal_state(fields, state)
+    assert np.all(fields["h"] >= 0)
+    # the output is complete (renamed from .part) and holds the good frames only
+    assert not (tmp_path / "out.h5.part").exists()
+    with h5py.File(out, "r") as f:
+        times = f["time"][()]
+        assert times[-1] <= t and len(times) == 1 + int(t // 40000.0)
+        assert f["h"].shape[0] == len(times) and np.all(np.isfinite(f["h"][()]))
+
+
+# -------------------------------------------------------------- signals
+def _start_and_signal(env, args, cwd, ranks, signum, target="launcher"):
+    """Start a long run, wait until it steps, send ``signum`` to the launcher
+    (python or mpirun) or to the ranks; return the finished process."""
+    proc = subprocess.Popen(command(args, ranks), env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("dycore: inertia_gravity_wave")
+        time.sleep(3.0)  # compile (cached) and step for a while
+        if target == "launcher":
+            proc.send_signal(signum)
+        else:
+            pids = subprocess.run(["pgrep", "-f", f"dycore.run .*{cwd}"], capture_output=True,
+                                  text=True).stdout.split()
+            ranks_pids = [int(p) for p in pids if int(p) != proc.pid]
+            assert len(ranks_pids) == ranks, pids
+            for pid in ranks_pids:
+                os.kill(pid, signum)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("ranks, signum, target", [
+    (1, signal.SIGTERM, "launcher"),
+    pytest.param(2, signal.SIGUSR1, "launcher", marks=needs_mpirun),
+    pytest.param(2, signal.SIGTERM, "ranks", marks=needs_mpirun),
+])
+def test_signal_writes_restart_that_resumes_bit_for_bit(env, tmp_path, ranks, signum, target):
+    out = tmp_path / "long.h5"
+    proc = _start_and_signal(env, [*LONG, "--output", out], tmp_path, ranks, signum, target)
+    name = signal.Signals(signum).name
+    line = assert_one_line(proc, 128 + signum, f"interrupted by {name} at step",
+                           "long.restart.h5", "resume with:", "--restart")
+    assert ("mpirun -n 2 python -m dycore.run" in line) == (ranks == 2)
+    assert leftovers(tmp_path) == []
+    fields, t_stop, step = read_fields(tmp_path / "long.restart.h5")
+    assert 0 < t_stop < T_LONG_EVENT and f"at step {step}," in line
+    config = config_of(LONG)
+    state, t_ref, steps, _ = reference(config, T_LONG_EVENT, T_LONG_EVENT, n_steps=step)
+    assert (t_ref, steps) == (t_stop, step)
+    assert_equal_state(fields, state)
+    with h5py.File(out, "r") as f:  # closed and renamed: the frame at t = 0
+        np.testing.assert_array_equal(f["time"][()], [0.0])
+    # resume on one rank to a little later == the uninterrupted run to that time
+    t_end = t_stop + 50000.0
+    resumed = run(env, ["--restart", tmp_path / "long.restart.h5", "--t-end", t_end,
+                        "--output", tmp_path / "resumed.h5"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    sim = dycore.Simulation(config.replace(t_end=t_end))
+    final, t_final, n = sim.advance(sim.initial_state(), 0.0, t_end)
+    with h5py.File(tmp_path / "resumed.h5", "r") as f:
+        assert f["time"][-1] == t_final == t_end
+        for name in FIELDS:
+            np.testing.assert_array_equal(f[name][-1], np.asarray(getattr(final, name)))
+    assert f"now at step {n})" in resumed.stdout
+
+
+@needs_mpirun
+def test_sigterm_to_mpirun_ends_the_job_and_keeps_the_checkpoint(env, tmp_path):
+    """Open MPI's mpirun answers SIGTERM by killing the ranks after 1 s, too
+    soon to write a restart file: the job still ends, nothing is left
+    running, and the last periodic checkpoint stays whole."""
+    out = tmp_path / "long.h5"
+    proc = _start_and_signal(env, [*LONG, "--output", out, "--checkpoint-interval", "200000"],
+                             tmp_path, 2, signal.SIGTERM)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert leftovers(tmp_path) == []
+    fields, t, step = read_fields(tmp_path / "long.restart.h5")
+    if proc.returncode != 128 + signal.SIGTERM:  # killed before the ranks could stop
+        assert t > 0 and t % 200000.0 == 0
+    state, t_ref, n, _ = reference(config_of(LONG), T_LONG_EVENT, T_LONG_EVENT, n_steps=step,
+                                   checkpoint_interval=200000.0)
+    assert (t_ref, n) == (t, step)
+    assert_equal_state(fields, state)
+
+
+# ------------------------------------------------------------ rank failure
+@needs_mpirun
+@pytest.mark.parametrize("mode", ["raise", "die"])
+def test_failing_rank_aborts_the_job(env, tmp_path, mode):
+    """A rank raising (a bug) or dying mid-run: the others do not wait
+    forever; the job ends with a non-zero status and no process is left."""
+    script = tmp_path / "inject.py"
+    script.write_text(INJECT)
+    proc = run(env, [mode, *LONG, "--output", tmp_path / "out.h5"], tmp_path, ranks=2,
+               script=script, timeout=120)
+    assert proc.returncode != 0
+    if mode == "raise":
+        assert "RuntimeError: injected failure on rank 1" in proc.stderr
+        assert "MPI_ABORT" in proc.stderr
+    assert leftovers(tmp_path) == []
+    # the output of the failed run is left as .part: it does not look complete
+    assert (tmp_path / "out.h5.part").exists() and not (tmp_path / "out.h5").exists()
