@@ -206,36 +206,85 @@ class Simulation:
                              f"{', '.join(map(str, CHECKPOINT_MODES))}")
         return self._run_compiled(state, int(n_steps), params, checkpoint)
 
-    def _advance(self, state, t, t_stop, params):
+    def _advance(self, state, t, t_stop, max_steps, params):
+        """The stepping loop of :meth:`advance` (jitted; see there)."""
         b_padded = self.pad_bed(params)
+        negative = -self.config.dry_tolerance
 
         def cond(carry):
-            _, t_now, _ = carry
-            return t_now < t_stop
+            _, t_now, n, status = carry[:4]
+            return (t_now < t_stop) & (n < max_steps) & (status == 0)
+
+        def locate(s):
+            # Worst cell of this tile: non-finite first, then the most negative depth.
+            finite = jnp.isfinite(s.h) & jnp.isfinite(s.hu) & jnp.isfinite(s.hv)
+            score = jnp.where(finite, jnp.where(s.h < negative, -s.h, 0.0), jnp.inf)
+            return jnp.argmax(score.ravel()).astype(jnp.int64)
 
         def body(carry):
-            s, t_now, n = carry
+            s, t_now, n = carry[:3]
             dt = self.time_step(s, params).astype(t_now.dtype)
-            # A zero, non-finite or negligible step would never reach t_stop:
-            # make the time NaN so the loop ends and the caller sees it.
-            dt = jnp.where(jnp.isfinite(dt) & (t_now + dt > t_now), dt, jnp.nan)
+            # A zero, non-finite or negligible step would never reach t_stop.
+            dt_ok = jnp.isfinite(dt) & (t_now + dt > t_now)
             last = t_now + dt >= t_stop * (1 - 1e-14)
             dt = jnp.where(last, t_stop - t_now, dt)
-            s = self._step_dt(s, params, dt.astype(self.dtype), b_padded)
-            return s, jnp.where(last & jnp.isfinite(dt), t_stop, t_now + dt), n + 1
+            new = self._step_dt(s, params, dt.astype(self.dtype), b_padded)
+            # 2: non-finite, 1: negative depth, 0: fine; one scalar reduction
+            # over ranks per step, so every rank stops at the same step.
+            finite = jnp.isfinite(new.h) & jnp.isfinite(new.hu) & jnp.isfinite(new.hv)
+            local = jnp.where(jnp.all(finite), jnp.where(jnp.any(new.h < negative), 1, 0), 2)
+            status = jnp.where(dt_ok, self.context.global_max(local.astype(jnp.int32)), 3)
+            ok = status == 0
+            cell = lax.cond(local > 0, locate, lambda _: jnp.int64(-1), new)
+            s = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, s)
+            t_new = jnp.where(ok, jnp.where(last, t_stop, t_now + dt), t_now)
+            return s, t_new, n + ok.astype(n.dtype), status, dt, cell, local.astype(jnp.int32)
 
-        return lax.while_loop(cond, body, (state, t, jnp.zeros((), jnp.int64)))
+        zero, ok = jnp.zeros((), jnp.int64), jnp.zeros((), jnp.int32)
+        carry = (state, t, zero, ok, jnp.zeros((), t.dtype), zero - 1, ok)
+        return lax.while_loop(cond, body, carry)
 
-    def advance(self, state: State, t: float, t_stop: float, params: Params | None = None):
+    def advance(self, state: State, t: float, t_stop: float, params: Params | None = None,
+                *, max_steps: int | None = None, report: bool = False):
         """Step from time t to exactly t_stop (s); the last step is shortened.
 
         Returns (state, t_stop, steps taken). Uses a while loop, so it is for
         driving runs, not for reverse-mode differentiation (use :meth:`run`).
+
+        max_steps: stop after this many steps even before t_stop (the steps
+            taken are the same as without it: a run cut into pieces this way
+            repeats the uncut run bit for bit).
+        Faults: after every step the new state is checked on all ranks (one
+            scalar reduction per step); if some cell is non-finite or has a
+            depth below ``-dry_tolerance``, or the step size became zero or
+            non-finite, the loop stops on every rank at that step and returns
+            the last good state, with t = NaN (``report=False``).
+        report: return (state, t, steps, fault) instead, with t the time of
+            the returned (last good) state and fault None or a dict:
+            ``kind`` ("non-finite", "negative depth" or "time step"), ``dt``
+            the failed step's length (s), ``cell`` this rank's worst cell of
+            the failed step as global (i, j) indices (x, y), or None where
+            this rank's tile was fine, and ``local`` the kind of fault on
+            this rank's tile (None where it was fine).
         """
         params = self.params if params is None else params
-        state, t, n = self._advance_compiled(state, jnp.asarray(t, jnp.float64),
-                                             jnp.asarray(t_stop, jnp.float64), params)
-        return state, float(t), int(n)
+        limit = np.iinfo(np.int64).max if max_steps is None else int(max_steps)
+        state, t, n, status, dt, cell, local = self._advance_compiled(
+            state, jnp.asarray(t, jnp.float64), jnp.asarray(t_stop, jnp.float64),
+            jnp.asarray(limit, jnp.int64), params)
+        status, n, t = int(status), int(n), float(t)
+        fault = None
+        if status:
+            cell = int(cell)
+            if cell >= 0:
+                j, i = divmod(cell, self.tile.nx)
+                cell = (int(self.tile.i0) + i, int(self.tile.j0) + j)
+            kinds = {0: None, 1: "negative depth", 2: "non-finite", 3: "time step"}
+            fault = {"kind": kinds[status], "dt": float(dt), "local": kinds[int(local)],
+                     "cell": cell if cell != -1 else None}
+        if report:
+            return state, t, n, fault
+        return state, (float("nan") if fault else t), n
 
     # ------------------------------------------------------------ reductions
     def global_sum(self, x):
