@@ -306,23 +306,51 @@ class StopRequest:
         self._old.clear()
 
 
-def _world(box):
-    """The communicator of all ranks, or None in a single process. mpi4py is
-    imported here only when an MPI launcher started several ranks and the
-    run's context does not exist (yet): the numerics never import MPI."""
-    ctx = box.get("context")
-    if ctx is not None:
-        return ctx.comm if ctx.size > 1 else None
-    if launched_with_several_ranks():
-        from mpi4py import MPI
+def _agreement_comm():
+    """A private duplicate of MPI_COMM_WORLD for the driver's agreements
+    (stop requests, errors, exits), or None in a single process. Its own
+    communicator keeps these messages from ever matching a collective
+    operation of the numerics or the I/O that some rank is still in. mpi4py
+    is imported here only when an MPI launcher started several ranks: the
+    numerics never import MPI."""
+    if not launched_with_several_ranks():
+        return None
+    from mpi4py import MPI
 
-        return MPI.COMM_WORLD
-    return None
+    return MPI.COMM_WORLD.Dup()
 
 
 def _allgather(box, obj) -> list:
-    comm = _world(box)
+    comm = box.get("comm")
     return [obj] if comm is None else comm.allgather(obj)
+
+
+def _abort(box, code: int) -> None:
+    """MPI_Abort all ranks (under MPI only): a rank failed in a way the others
+    cannot know about."""
+    comm = box.get("comm")
+    if comm is not None:
+        sys.stderr.flush()
+        comm.Abort(code)
+
+
+def _meet(box, message=None) -> None:
+    """Wait until every rank got here (a non-blocking barrier). A rank that
+    brings an error (``message``) waits at most EXIT_DEADLINE_S, then prints
+    it and aborts all ranks: the others are stuck elsewhere and would never
+    come. Ranks without an error wait as long as it takes."""
+    comm = box.get("comm")
+    if comm is None:
+        return
+    request = comm.Ibarrier()
+    deadline = time.monotonic() + EXIT_DEADLINE_S
+    while not request.Test():
+        if message is not None and time.monotonic() > deadline:
+            text = " ".join(str(message).split())
+            sys.stderr.write(f"dycore: error: {text} (rank {box['rank']}; the other ranks did "
+                             f"not stop with it: aborting all ranks)\n")
+            _abort(box, box.get("code") or 1)
+        time.sleep(0.005)
 
 
 def _agreed(box, fn):
@@ -334,7 +362,12 @@ def _agreed(box, fn):
         result = fn()
     except (ConfigError, UsageError, OutputError) as err:
         error = err
-    reports = _allgather(box, None if error is None else (type(error).__name__, str(error)))
+    if box.get("comm") is not None:
+        box["code"] = 2
+        _meet(box, error)
+        reports = _allgather(box, None if error is None else (type(error).__name__, str(error)))
+    else:
+        reports = [None]
     if error is not None:
         raise error
     for report in reports:
@@ -342,34 +375,6 @@ def _agreed(box, fn):
             kind, text = report
             raise {"UsageError": UsageError, "OutputError": OutputError}.get(kind, ConfigError)(text)
     return result
-
-
-def _abort(box, code: int) -> None:
-    """MPI_Abort all ranks (under MPI only): a rank failed in a way the others
-    cannot know about."""
-    comm = _world(box)
-    if comm is not None:
-        sys.stderr.flush()
-        comm.Abort(code)
-
-
-def _leave(box, code: int, message) -> None:
-    """Before an error exit under MPI: wait up to EXIT_DEADLINE_S for every
-    rank to reach its exit too (a non-blocking barrier), else abort all."""
-    if box.get("context") is None and not launched_with_several_ranks():
-        return
-    comm = _world(box)
-    if comm is None:
-        return
-    request = comm.Ibarrier()
-    deadline = time.monotonic() + EXIT_DEADLINE_S
-    while not request.Test():
-        if time.monotonic() > deadline:
-            text = " ".join(str(message).split())
-            sys.stderr.write(f"dycore: error: rank {box['rank']} stopped ({text}) but other "
-                             f"ranks did not; aborting all ranks\n")
-            _abort(box, code)
-        time.sleep(0.01)
 
 
 def _signal_rate(sim, state) -> float:
@@ -645,17 +650,18 @@ def _simulate(args, box, stop) -> int:
 
 def main(argv=None) -> int:
     """Run the driver; returns the exit status (see the module docstring)."""
-    box = {"rank": _launcher_rank(), "context": None, "running": False}
+    box = {"rank": _launcher_rank(), "context": None, "running": False, "comm": None}
     stop = StopRequest()
     code, message = 0, None
     try:
+        box["comm"] = _agreement_comm()
         args = build_parser().parse_args(argv)
         if args.list_cases:
             if box["rank"] == 0:
                 for name, case in CASES.items():
                     print(f"{name:24s} {case.summary}")
-            return 0
-        code = _simulate(args, box, stop)
+        else:
+            code = _simulate(args, box, stop)
     except (ConfigError, UsageError) as err:
         code, message = 2, err
     except OutputError as err:
@@ -679,7 +685,10 @@ def main(argv=None) -> int:
     if message is not None:
         _error(box["rank"], message)
     if code:
-        _leave(box, code, message)
+        box["code"] = code
+        _meet(box, message if message is not None else f"exit status {code}")
+    if box["comm"] is not None:
+        box["comm"].Free()
     return code
 
 
