@@ -126,8 +126,30 @@ class Simulation:
         """Bottom elevation with halo, filled once per step (it does not evolve)."""
         return self.fill((params.b,), (SCALAR,))[0]
 
+    def replicated(self, params: Params) -> Params:
+        """``params`` with the values every rank holds marked as replicated.
+
+        All leaves except the bed ``b`` (a tile field) are the same on every
+        rank: the physical scalars and the closure weights. Marking them (see
+        ``replicate`` in :mod:`parallel`) changes no value; it makes
+        ``jax.grad`` sum their cotangents over ranks, so on every rank their
+        gradient is that of the global loss, as on one rank. The public
+        entry points (:meth:`rhs`, :meth:`step`, :meth:`run`) apply it.
+        """
+        def mark(x):
+            return (self.context.replicate(x)
+                    if jnp.issubdtype(jnp.result_type(x), jnp.inexact) else x)
+
+        return params.replace(
+            g=mark(params.g), f0=mark(params.f0), beta=mark(params.beta),
+            drag_linear=mark(params.drag_linear), drag_quadratic=mark(params.drag_quadratic),
+            closure=jax.tree_util.tree_map(mark, params.closure))
+
     def rhs(self, state: State, params: Params, b_padded=None) -> State:
         """Tendency d(state)/dt (units of the state per second)."""
+        return self._tendency(state, self.replicated(params), b_padded)
+
+    def _tendency(self, state: State, params: Params, b_padded=None) -> State:
         if b_padded is None:
             b_padded = self.pad_bed(params)
         h, hu, hv = self.fill((state.h, state.hu, state.hv), PROGNOSTIC_PARITIES)
@@ -151,16 +173,17 @@ class Simulation:
         return self.stable_dt(state, params)
 
     def _step_dt(self, state, params, dt, b_padded):
-        rhs = functools.partial(self.rhs, params=params, b_padded=b_padded)
+        rhs = functools.partial(self._tendency, params=params, b_padded=b_padded)
         return self.time_stepper(rhs, state, dt)
 
     def step(self, state: State, params: Params | None = None, dt=None) -> State:
         """One time step of length ``dt`` (default: :meth:`time_step`)."""
-        params = self.params if params is None else params
+        params = self.replicated(self.params if params is None else params)
         dt = self.time_step(state, params) if dt is None else dt
         return self._step_dt(state, params, dt, self.pad_bed(params))
 
     def _run(self, state, n_steps, params, checkpoint=None):
+        params = self.replicated(params)
         b_padded = self.pad_bed(params)
 
         def one_step(s):
@@ -189,6 +212,14 @@ class Simulation:
     def run(self, state: State, n_steps: int, params: Params | None = None,
             checkpoint: str | None = None) -> State:
         """``n_steps`` steps with ``lax.scan`` (jitted; differentiable in state and params).
+
+        Works under ``jax.grad``/``jax.vjp`` (adjoint), ``jax.jvp``
+        (tangent-linear) and ``jax.vmap`` (a leading ensemble axis), on one
+        rank or many. On N ranks the gradient of a tile field (state, ``b``)
+        is this rank's part of the global gradient, and the gradient of a
+        replicated parameter (scalars, closure weights) is the full gradient
+        on every rank (see :meth:`replicated`), for a loss that is the sum
+        over ranks of per-rank losses (e.g. ``sim.global_sum(...)``).
 
         checkpoint: memory strategy for reverse-mode differentiation:
             None      store every stage of every step (fastest, memory ~ T);

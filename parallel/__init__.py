@@ -10,6 +10,9 @@ mpi4py or mpi4jax. A context provides, for the calling process:
   physical boundary, whichever applies to each side);
 - ``global_sum(x)``: differentiable sum of a local array over all cells of
   all ranks; ``global_max(x)`` and ``global_min(x)``: max/min over ranks;
+- ``replicate(x)``: marks ``x`` as one value held by every rank (a
+  parameter): identity in value and tangent, and its cotangent is summed
+  over ranks, so ``jax.grad`` returns the full gradient on every rank;
 - ``gather(local)``: the global numpy array on the root rank (None elsewhere);
 - ``scatter(global_array)``: this rank's tile of an array given on the root;
 - ``reproducible_sum(local)``: a float, identical for every rank count;

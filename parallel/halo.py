@@ -7,9 +7,8 @@ interior (ny, nx) arrays of this rank's tile and returns them padded by
 x first on the interior rows and then y over the full padded width, so the
 corners come from the diagonal neighbour in two hops. Each side of the tile
 
-- with a neighbouring rank gets that rank's edge cells through
-  ``mpi4jax.sendrecv`` (the only point-to-point op of mpi4jax with a
-  reverse-mode rule, so the fill is differentiable with ``jax.grad``);
+- with a neighbouring rank gets that rank's edge cells through an MPI
+  sendrecv (:mod:`parallel.messages`: differentiable in both modes);
 - at a non-periodic domain edge gets the physical ghosts of
   :func:`dycore.boundary.physical_ghosts` (wall/open, with parity signs);
 - in a periodic direction with a single rank along it wraps locally
@@ -36,6 +35,10 @@ Subtleties (each one was a real failure without the measure taken):
 - An unused sendrecv result gets a symbolic-zero cotangent, which mpi4jax's
   transpose rule cannot bind (TypeError); the ``where`` keeps every result
   used.
+- mpi4jax's ``sendrecv`` runs in reverse mode only (``jax.jvp`` raises), so
+  messages go through :func:`parallel.messages.exchange`, a primitive whose
+  JVP is the same message of the tangent and whose transpose is the message
+  sent back: the fill works under ``jax.jvp`` and ``jax.grad`` alike.
 - Every rank must run the same sequence of operations around a sendrecv,
   not only the same sendrecvs: under ``jax.vmap`` the position of the batch
   axis in a message buffer follows the operations that built it, and the
@@ -71,8 +74,9 @@ def make_halo_filler(decomposition, rank: int, boundaries: Boundaries, halo: int
     neighbours = decomposition.neighbours(rank)
     exchanged_axes = tuple(axis for axis in (-1, -2) if decomposition.parts_along(axis) > 1)
     if exchanged_axes:
-        import mpi4jax
         from mpi4py import MPI
+
+        from parallel.messages import exchange
 
         proc_null = MPI.PROC_NULL
 
@@ -82,10 +86,8 @@ def make_halo_filler(decomposition, rank: int, boundaries: Boundaries, halo: int
         # Keeps an unwritten cotangent (backward pass) out of the fields; done
         # on every rank alike so that all build the same buffer layout (vmap).
         buf = jnp.where(dest is not None, buf, jnp.zeros_like(buf))
-        got = mpi4jax.sendrecv(buf, buf, proc_null if source is None else source,
-                               proc_null if dest is None else dest,
-                               sendtag=tag, recvtag=tag, comm=comm)
-        return got
+        return exchange(buf, proc_null if source is None else source,
+                        proc_null if dest is None else dest, tag, comm)
 
     def pad_axis(fields, signs, axis):
         if axis not in exchanged_axes:

@@ -11,6 +11,13 @@ Reductions:
 - :meth:`global_sum` is an ``allreduce(SUM)`` of the local sums, differentiable
   (its transpose is the identity on every rank); its rounding depends on the
   partition, so use it for losses, not for printed diagnostics;
+- :meth:`replicate` is the adjoint partner of that sum: the identity on a
+  value every rank holds (a physical parameter, network weights), whose
+  cotangent is ``allreduce(SUM)``-ed, so the gradient of a replicated
+  parameter is the global gradient on every rank. mpi4jax implements exactly
+  this as the transposed form of its allreduce primitive (``transpose=True``:
+  identity forward, tangent mapped alike, transpose an allreduce SUM), which
+  is used here through its private module (pinned mpi4jax version);
 - :meth:`global_max`/:meth:`global_min` (for the CFL time step) stop the
   gradient of their argument, because mpi4jax has no AD rule for MAX/MIN;
 - :meth:`reproducible_sum` gathers the values to the root and sums them with
@@ -100,6 +107,21 @@ class MPIContext:
         """Sum of a local array over all cells of all ranks (differentiable)."""
         local = jnp.sum(x)
         return local if self.size == 1 else self._allreduce(local, MPI.SUM)
+
+    def replicate(self, x):
+        """``x`` as a value replicated on all ranks: identity, cotangents summed over ranks.
+
+        Apply it where a parameter that every rank holds enters the
+        computation; then ``jax.grad`` gives each rank the sum over ranks of
+        the local contributions, i.e. the gradient of the global loss.
+        """
+        if self.size == 1:
+            return x
+        from mpi4jax._src.collective_ops.allreduce import mpi_allreduce_p
+        from mpi4jax._src.utils import wrap_as_hashable
+
+        return mpi_allreduce_p.bind(jnp.asarray(x), op=wrap_as_hashable(MPI.SUM),
+                                    comm=wrap_as_hashable(self._jax_comm), transpose=True)
 
     def global_max(self, x):
         """Max over all cells of all ranks; gradient stopped (no AD rule for MAX)."""

@@ -374,8 +374,8 @@ def test_gradient_through_run_matches_one_rank(case, scheme, dt, procs):
     """jax.grad of a global_sum loss through sim.run on N ranks equals the serial one.
 
     Gradients of tile fields (initial state, bed) are this rank's part of the
-    global gradient; gradients of scalar parameters (g, f0) are this rank's
-    contribution and are summed over ranks. "Equal to round-off" is measured
+    global gradient; gradients of scalar parameters (g, f0) are the global
+    gradient on every rank (``Simulation.replicated``). "Equal to round-off" is measured
     against the serial gradient's own round-off sensitivity: its change when
     the initial state moves by one ulp (the backward pass adds the ghost-cell
     contributions in another order on N ranks, and limiters and WENO weights
@@ -396,9 +396,8 @@ def test_gradient_through_run_matches_one_rank(case, scheme, dt, procs):
         fields = {k: sim.context.gather(np.asarray(getattr(g_state, k)))
                   for k in ("h", "hu", "hv")}
         fields["b"] = sim.context.gather(np.asarray(g_params.b))
-        scalars = {k: sim.context.comm.allreduce(float(getattr(g_params, k)))
-                   if sim.context.size > 1 else float(getattr(g_params, k))
-                   for k in ("g", "f0")}
+        # Replicated parameters: every rank holds the global gradient.
+        scalars = {k: float(getattr(g_params, k)) for k in ("g", "f0")}
         return {**fields, **scalars}
 
     got = gradients(Simulation(config(case, scheme, dt, procs), comm=world))
