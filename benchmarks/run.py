@@ -54,8 +54,8 @@ IMPLS = ("jax", "jax-fast", "numpy", "fortran")
 DEFAULT_SIZES = ["100", "200", "400", "800", "1600", "3200", "4000"]
 QUICK = {"sizes": ["64", "128"], "ranks": [1, 2], "steps": 5, "repeats": 3}
 # Cell-steps per timed repeat when --steps is not given (aims at ~0.5-2 s).
-TARGET_CELL_STEPS = {"numpy": 2.0e6, "jax": 1.0e7, "jax-fast": 1.0e7, "fortran": 1.0e7}
-MAX_AUTO_STEPS = 100
+TARGET_CELL_STEPS = {"numpy": 2.0e6, "jax": 1.0e6, "jax-fast": 1.0e6, "fortran": 2.0e7}
+MAX_AUTO_STEPS = 200
 
 
 class UsageError(Exception):
@@ -97,11 +97,11 @@ def auto_steps(impl: str, cells_per_rank: int) -> int:
     return max(1, min(MAX_AUTO_STEPS, round(TARGET_CELL_STEPS[impl] / cells_per_rank)))
 
 
-def mpirun_prefix(n: int) -> list[str]:
+def mpirun_prefix(n: int, bind_to: str = "core") -> list[str]:
     cmd = ["mpirun"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
-    return cmd + ["--oversubscribe", "-n", str(n)]
+    return cmd + ["--oversubscribe", "--bind-to", bind_to, "-n", str(n)]
 
 
 def impl_command(impl: str, device: str) -> list[str]:
@@ -166,11 +166,32 @@ def machine_info(device: str) -> dict:
         except importlib.metadata.PackageNotFoundError:
             info[pkg] = None
     info["git_commit"] = _run_text(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).strip()
+    info["git_dirty_files"] = len(_run_text(["git", "-C", ROOT, "status", "--porcelain",
+                                             "--untracked-files=no"]).splitlines())
+    info["source_digest_start"] = source_digest()
     if device == "gpu":
         info["gpu"] = _first_line(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
                                    "--format=csv,noheader"])
     info["load_average_start"] = list(os.getloadavg())
     return info
+
+
+def source_digest() -> str:
+    """Short SHA-1 of the solver sources (dycore/, parallel/, the baselines) as
+    they are on disk now: points with different digests ran different code."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for top in ("dycore", "parallel", "benchmarks"):
+        for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, top))):
+            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "build", "results"))
+            for name in sorted(files):
+                if name.endswith((".py", ".f90", ".inc")):
+                    path = os.path.join(folder, name)
+                    digest.update(os.path.relpath(path, ROOT).encode())
+                    with open(path, "rb") as fh:
+                        digest.update(fh.read())
+    return digest.hexdigest()[:12]
 
 
 def _run_text(cmd) -> str:
@@ -183,7 +204,7 @@ def _run_text(cmd) -> str:
 # ------------------------------------------------------------- one point
 def run_point(point: dict, problem_dir: str, args, log) -> dict:
     impl, n = point["impl"], point["ranks"]
-    cmd = mpirun_prefix(n) + impl_command(impl, args.device) + [
+    cmd = mpirun_prefix(n, args.bind_to) + impl_command(impl, args.device) + [
         problem_dir, "--procs", str(point["procs"][0]), str(point["procs"][1]),
         "--steps", str(point["steps"]), "--warmup", str(args.warmup),
         "--repeats", str(args.repeats), "--precision", point["precision"]]
@@ -192,6 +213,8 @@ def run_point(point: dict, problem_dir: str, args, log) -> dict:
     if impl.startswith("jax") and args.device == "gpu":
         env.pop("JAX_PLATFORMS", None)
     point["command"] = " ".join(cmd[cmd.index("-n") + 2:]).replace(sys.executable, "python")
+    point["source_digest"] = source_digest()
+    point["load_average_1min"] = round(os.getloadavg()[0], 2)
     start = time.perf_counter()
     try:
         result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -327,6 +350,14 @@ def point_rows(points):
     return rows
 
 
+def _digest_note(points) -> str:
+    digests = sorted({p["source_digest"] for p in points if p.get("source_digest")})
+    if len(digests) <= 1:
+        return ""
+    return (f"Note: the sources changed while this ran ({len(digests)} source digests, "
+            f"see `source_digest` per point in the JSON).\n")
+
+
 def write_tables(path, points, machine, settings):
     ranks = settings["ranks"]
     parts = [
@@ -339,8 +370,10 @@ def write_tables(path, points, machine, settings):
         f"{', '.join(f'{x:.2f}' for x in machine.get('load_average_end', []))}.", "",
         f"Median of {settings['repeats']} repeats of `steps` time steps each (warm-up and "
         f"compilation excluded); unstable-jet problem, MUSCL-MC/HLLC/SSP-RK3, "
-        f"{settings['device']}; N ranks use the process grid (1, N) (N = 2, 3) or the "
-        f"squarest one. Command: `{settings['command']}`.", "",
+        f"{settings['device']}; ranks bound to {settings['bind_to']}s (mpirun --bind-to); "
+        f"N ranks use the process grid (1, N) (N = 2, 3) or the squarest one. "
+        f"Command: `{settings['command']}`.", "",
+        _digest_note(points),
         "## All points", "",
         markdown_table(["impl", "ranks", "grid", "precision", "steps", "ms/step",
                         "ms/step/Mcell", "Mcell updates/s", "peak RSS/rank (MiB)", "note"],
@@ -509,6 +542,11 @@ def parse_args(argv):
     p.add_argument("--out", default=os.path.join("benchmarks", "results"))
     p.add_argument("--tag", default=None, help="file name stem (default: quick or DEVICE)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per point")
+    p.add_argument("--max-cells", type=float, default=2.1e7,
+                   help="leave out points with more cells than this (weak-scaling grids)")
+    p.add_argument("--bind-to", default="core", choices=("core", "socket", "none"),
+                   help="mpirun process binding (core: one rank = one core, also for "
+                        "JAX, whose XLA:CPU would otherwise use every core)")
     args = p.parse_args(argv)
     if args.quick:
         args.sizes = args.sizes or QUICK["sizes"]
@@ -540,6 +578,8 @@ def plan(args) -> list[dict]:
                 if n > 1 and "weak" in args.scaling:
                     grids.append((nx, n * ny))
                 for gx, gy in grids:
+                    if gx * gy > args.max_cells:
+                        continue
                     for impl in args.impl:
                         key = (impl, n, gx, gy, precision)
                         if key in seen:
@@ -579,6 +619,7 @@ def main(argv=None) -> int:
                 "sizes": [list(s) for s in args.sizes], "precision": args.precision,
                 "steps": args.steps, "repeats": args.repeats, "warmup": args.warmup,
                 "scaling": args.scaling, "device": args.device, "quick": args.quick,
+                "bind_to": args.bind_to, "max_cells": args.max_cells,
                 "command": "python -m benchmarks.run " + " ".join(
                     sys.argv[1:] if argv is None else argv),
                 "problem": "unstable_jet, muscl/mc, hllc, ssp_rk3, dt = 0.5 x CFL dt of "
