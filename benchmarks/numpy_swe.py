@@ -214,7 +214,8 @@ class Solver:
             for what in ("send_lo", "send_hi", "recv_lo", "recv_hi"):
                 self.bufs[axis, what] = np.empty(shape, t)
         self.rows = max(1, min(ny, block_cells // NX))
-        self._work = {}
+        self._work = {}   # (axis, rows) -> named views of the flat buffers
+        self._flat = {}   # (name, dtype) -> 1D work buffer of the largest block
         self.L = np.empty((3, self.rows, nx), t)
         self.fill_halos(self.B, (1,), (1,))
 
@@ -303,8 +304,10 @@ class Solver:
 
     # ------------------------------------------------------------ work arrays
     def _views(self, axis, r):
-        """Named work arrays of one block sweep: 'c' arrays over the n + 2
-        reconstructed cells, 'f' over the n + 1 faces (cached per block shape)."""
+        """Named work arrays of one block sweep along ``axis`` (1: x, 0: y) for
+        ``r`` rows of output: arrays over the n + 3 differences, the n + 2
+        reconstructed cells and the n + 1 faces, all views of the same flat
+        buffers (cached per block shape)."""
         key = (axis, r)
         if key in self._work:
             return self._work[key]
@@ -314,8 +317,6 @@ class Solver:
         else:
             cells, faces, diffs = (r + 2, nx), (r + 1, nx), (r + 3, nx)
         size = (self.rows + 3) * (nx + 3)
-        if not hasattr(self, "_flat"):
-            self._flat = {}
 
         def buf(name, shape, dtype=None):
             dtype = self.t if dtype is None else dtype
@@ -329,7 +330,7 @@ class Solver:
             w[name] = buf(name, diffs)
         for name in ("hm", "hp", "em", "ep", "um", "up", "tm", "tp", "s", "m", "prod"):
             w[name] = buf(name, cells)
-        for name in ("flat", "rough_c"):
+        for name in ("notm", "rough_c"):
             w[name] = buf(name, cells, bool)
         for name in ("bface", "hls", "hrs", "cl", "cr", "sl", "sr", "w1", "w2", "w3",
                      "fl0", "fl1", "fr0", "fr1", "fm", "fn", "ft", "num", "den", "sel",
@@ -344,7 +345,7 @@ class Solver:
     def _reconstruct(self, q, n, axis, w, minus, plus, any_rough):
         """MUSCL-MC face values of the n + 2 cells of ``q`` (n + 4 along axis):
         minus = q - s/2, plus = q + s/2 (first order where ``w['rough_c']``)."""
-        D, absD, s, m, prod, notm = w["D"], w["absD"], w["s"], w["m"], w["prod"], w["flat"]
+        D, absD, s, m, prod, notm = w["D"], w["absD"], w["s"], w["m"], w["prod"], w["notm"]
         np.subtract(_sl(q, 1, n + 4, axis), _sl(q, 0, n + 3, axis), out=D)
         a, b = _sl(D, 0, n + 2, axis), _sl(D, 1, n + 3, axis)
         np.abs(D, out=absD)

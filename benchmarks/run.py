@@ -261,10 +261,6 @@ def run_point(point: dict, problem_dir: str, args, log) -> dict:
 
 
 # ---------------------------------------------------------------- tables
-def key_of(p):
-    return (p["impl"], p["precision"])
-
-
 def _ok(points):
     return [p for p in points if p["status"] == "ok"]
 
@@ -381,7 +377,7 @@ def write_tables(path, points, machine, settings):
         "## Strong scaling (same grid)", "",
         markdown_table(["impl", "precision", "grid", "ranks", "ms/step 1 rank",
                         "ms/step N ranks", "speed-up", "efficiency %"],
-                       strong_rows(points, ranks)) or "(no pairs)", "",
+                       strong_rows(points, ranks)), "",
         "## Weak scaling (same tile per rank)", "",
         markdown_table(["impl", "precision", "tile", "ranks", "grid N ranks",
                         "ms/step 1 rank", "ms/step N ranks", "efficiency %"],
