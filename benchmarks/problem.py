@@ -18,7 +18,6 @@ this (serial) process; all implementations start from these exact numbers.
 from __future__ import annotations
 
 import json
-import math
 import os
 import pathlib
 
@@ -42,15 +41,6 @@ def benchmark_config(nx: int, ny: int | None = None, dtype: str = "float64", **c
               "time_stepper": "ssp_rk3", "dtype": dtype}
     values.update(changes)
     return Config.from_dict(values)
-
-
-def grid_for_cells(size) -> tuple[int, int]:
-    """(nx, ny) of a square grid from ``size``: an nx (< 10000) or a cell count."""
-    size = int(float(size))
-    if size < 1:
-        raise ValueError(f"grid size must be positive, got {size}")
-    n = size if size < 10000 else int(round(math.sqrt(size)))
-    return n, n
 
 
 def _simulation(config):
