@@ -18,7 +18,7 @@ MPIRUN  ?= mpirun
 # Open MPI refuses to start as root unless told to.
 MPIFLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-run-as-root)
 NP      ?= 1
-RUNARGS ?= --output output/unstable_jet.h5
+RUNARGS ?= --output output/unstable_jet.h5 --overwrite
 
 export PYTHONUNBUFFERED := 1
 
