@@ -14,6 +14,14 @@ centred source term, so that a lake at rest (eta = const, u = v = 0) is an
 exact discrete steady state, with or without dry cells. Next to dry cells
 the reconstruction falls back to first order, which keeps the scheme
 well-balanced at wet/dry fronts and the face depths non-negative.
+
+Performance (XLA:CPU): XLA:CPU has no multi-output fusion and fuses a cheap
+elementwise producer into every consumer that reads it, once per stencil
+offset (up to 15 copies), so a sweep written as one expression graph is
+compiled into a few huge kernels that re-evaluate the reconstruction and the
+Riemann solver many times per cell (measured: 5-10x the work). The sweep
+therefore marks the arrays worth storing, the reconstructed face values and
+the face fluxes, with :func:`keep`, which XLA does not duplicate.
 """
 from __future__ import annotations
 
@@ -35,6 +43,19 @@ FILLED_PARITIES = (SCALAR, X_MOMENTUM, Y_MOMENTUM, SCALAR)  # h, hu, hv, b
 def safe_divide(num, den, wet):
     """num/den where ``wet``, else 0, with finite derivatives everywhere."""
     return jnp.where(wet, num / jnp.where(wet, den, 1.0), 0.0)
+
+
+def keep(x, one):
+    """``x``, stored by XLA as a kernel output instead of being recomputed.
+
+    ``one`` is a run-time 1 (see :meth:`ShallowWater.tendency`). A division
+    is an "expensive" operation to XLA's fusion pass, which never duplicates
+    one into several consumers, so ``x / one`` is computed once, written to
+    memory and read by its consumers (``lax.optimization_barrier`` does not
+    do this on XLA:CPU: it is removed before fusion). The value is exact:
+    x / 1 = x in IEEE arithmetic, and so are its derivatives (d/dx = 1/one).
+    """
+    return x / one
 
 
 def _faces(a, lo: bool, axis: int):
@@ -70,15 +91,21 @@ class ShallowWater:
     def halo(self) -> int:
         return self.reconstruction.halo
 
-    def _sweep(self, h, eta, un, ut, n: int, axis: int, spacing: float, g):
-        """Flux divergence and bed source along ``axis`` for the n interior cells."""
+    def _sweep(self, h, eta, un, ut, n: int, axis: int, spacing: float, g, one=None):
+        """Flux divergence and bed source along ``axis`` for the n interior cells.
+
+        ``one``: a run-time 1 used by :func:`keep` to store the face values
+        and fluxes (None: no marking; the same values).
+        """
+        store = (lambda x: x) if one is None else (lambda x: keep(x, one))
         rec = self.reconstruction
         smooth = stencil_all(h > self.dry_tolerance, rec, n, axis)
         faces = []
         for q in (h, eta, un, ut):
             minus, plus = rec(q, n, axis)
             centre = centre_values(q, rec, n, axis)
-            faces.append((jnp.where(smooth, minus, centre), jnp.where(smooth, plus, centre)))
+            faces.append((store(jnp.where(smooth, minus, centre)),
+                          store(jnp.where(smooth, plus, centre))))
         (h_m, h_p), (eta_m, eta_p), (un_m, un_p), (ut_m, ut_p) = faces
         h_m, h_p = jnp.maximum(h_m, 0.0), jnp.maximum(h_p, 0.0)
         b_m, b_p = eta_m - h_m, eta_p - h_p
@@ -92,6 +119,7 @@ class ShallowWater:
         f_mass, f_normal, f_tangent = self.riemann(
             h_l_star, _faces(un_p, True, axis), _faces(ut_p, True, axis),
             h_r_star, _faces(un_m, False, axis), _faces(ut_m, False, axis), g)
+        f_mass, f_normal, f_tangent = store(f_mass), store(f_normal), store(f_tangent)
         # Hydrostatic corrections (Audusse et al. 2004, eq. 2.11).
         f_normal_left = f_normal + 0.5 * g * (h_l * h_l - h_l_star * h_l_star)
         f_normal_right = f_normal + 0.5 * g * (h_r * h_r - h_r_star * h_r_star)
@@ -114,13 +142,16 @@ class ShallowWater:
         u, v = safe_divide(hu, h, wet), safe_divide(hv, h, wet)
         eta = h + b
         g = params.g
+        # A run-time 1 for keep(): g/g is exactly 1 for any finite g != 0;
+        # gradients are stopped so that d/dg sees no round-off from it.
+        one = lax.stop_gradient(g / g)
 
         rows = slice(H, H + ny)
         cols = slice(H, H + nx)
         xh, xe, xu, xv = (q[rows, :] for q in (h, eta, u, v))
-        dh_x, dhu_x, dhv_x = self._sweep(xh, xe, xu, xv, nx, -1, self.dx, g)
+        dh_x, dhu_x, dhv_x = self._sweep(xh, xe, xu, xv, nx, -1, self.dx, g, one)
         yh, ye, yv, yu = (q[:, cols] for q in (h, eta, v, u))
-        dh_y, dhv_y, dhu_y = self._sweep(yh, ye, yv, yu, ny, -2, self.dy, g)
+        dh_y, dhv_y, dhu_y = self._sweep(yh, ye, yv, yu, ny, -2, self.dy, g, one)
 
         dh = dh_x + dh_y
         dhu = dhu_x + dhu_y
