@@ -66,7 +66,7 @@ from dycore.io import (OutputError, OutputWriter, part_path, read_restart,
                        read_restart_attrs, write_restart)
 from dycore.io.hdf5 import config_from_json
 from dycore.simulation import Simulation
-from parallel import launched_with_several_ranks
+from parallel import world_duplicate
 
 _RANK_VARS = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID")
 # Config keys taken from a restart file that belong to the launch, not the run.
@@ -304,20 +304,6 @@ class StopRequest:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
-
-
-def _agreement_comm():
-    """A private duplicate of MPI_COMM_WORLD for the driver's agreements
-    (stop requests, errors, exits), or None in a single process. Its own
-    communicator keeps these messages from ever matching a collective
-    operation of the numerics or the I/O that some rank is still in. mpi4py
-    is imported here only when an MPI launcher started several ranks: the
-    numerics never import MPI."""
-    if not launched_with_several_ranks():
-        return None
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD.Dup()
 
 
 def _allgather(box, obj) -> list:
@@ -654,7 +640,7 @@ def main(argv=None) -> int:
     stop = StopRequest()
     code, message = 0, None
     try:
-        box["comm"] = _agreement_comm()
+        box["comm"] = world_duplicate()
         args = build_parser().parse_args(argv)
         if args.list_cases:
             if box["rank"] == 0:

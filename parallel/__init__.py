@@ -36,6 +36,19 @@ def launched_with_several_ranks() -> bool:
     return False
 
 
+def world_duplicate():
+    """A private duplicate of MPI_COMM_WORLD when an MPI launcher started
+    several ranks, else None (and mpi4py is not imported). The driver uses it
+    for its agreements (stop requests, errors, exits), so that these messages
+    can never match a collective of the numerics or the I/O that some rank is
+    still in."""
+    if not launched_with_several_ranks():
+        return None
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.Dup()
+
+
 def make_context(grid, halo: int, procs=None, comm=None):
     """The parallel context for this process (see the module docstring)."""
     if comm is None and not launched_with_several_ranks():
