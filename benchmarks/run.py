@@ -176,21 +176,30 @@ def machine_info(device: str) -> dict:
     return info
 
 
+SOLVER_SOURCES = ("dycore", "parallel", "benchmarks/fortran", "benchmarks/numpy_swe.py",
+                  "benchmarks/jax_bench.py", "benchmarks/problem.py")
+
+
 def source_digest() -> str:
-    """Short SHA-1 of the solver sources (dycore/, parallel/, the baselines) as
-    they are on disk now: points with different digests ran different code."""
+    """Short SHA-1 of the solver sources (dycore/, parallel/, the baselines and
+    the protocol drivers) as they are on disk now: points with different
+    digests ran different code."""
     import hashlib
 
     digest = hashlib.sha1()
-    for top in ("dycore", "parallel", "benchmarks"):
-        for folder, dirs, files in sorted(os.walk(os.path.join(ROOT, top))):
-            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "build", "results"))
-            for name in sorted(files):
-                if name.endswith((".py", ".f90", ".inc")):
-                    path = os.path.join(folder, name)
-                    digest.update(os.path.relpath(path, ROOT).encode())
-                    with open(path, "rb") as fh:
-                        digest.update(fh.read())
+    paths = []
+    for top in SOLVER_SOURCES:
+        full = os.path.join(ROOT, top)
+        if os.path.isfile(full):
+            paths.append(full)
+        for folder, dirs, files in os.walk(full):
+            dirs[:] = [d for d in dirs if d not in ("__pycache__", "build")]
+            paths += [os.path.join(folder, f) for f in files
+                      if f.endswith((".py", ".f90", ".inc"))]
+    for path in sorted(paths):
+        digest.update(os.path.relpath(path, ROOT).encode())
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
     return digest.hexdigest()[:12]
 
 

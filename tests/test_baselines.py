@@ -117,6 +117,32 @@ def test_fortran_agrees_with_jax(jet, fortran_exe, tmp_path, n, procs):
 
 
 @needs_mpirun
+def test_jax_bench_on_two_ranks_matches_serial_jax(jet, tmp_path):
+    """The JAX side of the protocol: its tile of initial.bin, 2 ranks, gathered
+    --final output, JSON line on stdout."""
+    directory, _, ref = jet
+    final = tmp_path / "final_jax.bin"
+    result = subprocess.run(mpirun_prefix(2) + [
+        sys.executable, "-m", "benchmarks.jax_bench", str(directory), "--procs", "1", "2",
+        "--steps", str(STEPS), "--final", str(final)], cwd=ROOT, capture_output=True,
+        text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["impl"] == "jax" and record["ranks"] == 2 and record["procs"] == [1, 2]
+    got = read_fields(final, 48, 40, 3)
+    assert max(relative_errors(got, ref)) <= TOLERANCE
+
+
+def test_jax_bench_refuses_bad_procs(jet):
+    result = subprocess.run([sys.executable, "-m", "benchmarks.jax_bench", str(jet[0]),
+                             "--procs", "2", "2", "--steps", "1"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jax_bench: error:")
+
+
+@needs_mpirun
 def test_numpy_float32_follows_jax_float32(jet, tmp_path):
     """--precision float32 computes in single precision like the JAX solver's
     dtype = "float32": closer to JAX float32 than either is to float64."""
