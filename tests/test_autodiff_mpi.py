@@ -141,21 +141,33 @@ def test_replicated_gradients_are_global_and_match_finite_differences():
     comm = world()
     sim = wave(comm)
     state = sim.initial_state()
-    grad = jax.grad(lambda p: global_loss(sim, state, p))(sim.params)
+    g_state, grad = jax.grad(lambda s, p: global_loss(sim, s, p), argnums=(0, 1))(
+        state, sim.params)
+    fields = {k: sim.context.gather(np.asarray(getattr(g_state, k))) for k in ("h", "hu", "hv")}
+    fields["b"] = sim.context.gather(np.asarray(grad.b))
     values = {k: float(getattr(grad, k)) for k in SCALARS}
     values.update({f"closure{i}": float(grad.closure[i]) for i in range(2)})
     everywhere = comm.allgather(values)
     assert all(v == values for v in everywhere), everywhere
 
-    serial = wave(__import__("mpi4py").MPI.COMM_SELF)
-    serial_grad = jax.grad(lambda p: global_loss(serial, serial.initial_state(), p))(
-        serial.params)
-    for k in SCALARS:
-        ref = float(getattr(serial_grad, k))
-        assert abs(values[k] - ref) <= 1e-9 * abs(ref), (k, values[k], ref)
-    for i in range(2):
-        ref = float(serial_grad.closure[i])
-        assert abs(values[f"closure{i}"] - ref) <= 1e-9 * abs(ref), (i, ref)
+    # The one-rank gradient, assembled globally: equal to 1e-12 relative
+    # (measured on 2 ranks: <= 4e-14 for scalars, <= 8e-16 for fields).
+    failures = None
+    if comm.rank == 0:
+        serial = wave(__import__("mpi4py").MPI.COMM_SELF)
+        s_state, s_grad = jax.grad(lambda s, p: global_loss(serial, s, p), argnums=(0, 1))(
+            serial.initial_state(), serial.params)
+        reference = {k: float(getattr(s_grad, k)) for k in SCALARS}
+        reference.update({f"closure{i}": float(s_grad.closure[i]) for i in range(2)})
+        failures = {k: (values[k], ref) for k, ref in reference.items()
+                    if abs(values[k] - ref) > 1e-12 * abs(ref)}
+        for k in ("h", "hu", "hv", "b"):
+            ref = np.asarray(getattr(s_state, k) if k != "b" else s_grad.b)
+            error = np.max(np.abs(fields[k] - ref)) / np.max(np.abs(ref))
+            if not error <= 1e-12:
+                failures[k] = float(error)
+    failures = comm.bcast(failures)
+    assert not failures, failures
 
     def central_difference(change):
         eps = 1e-4
