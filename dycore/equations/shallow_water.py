@@ -20,8 +20,12 @@ elementwise producer into every consumer that reads it, once per stencil
 offset (up to 15 copies), so a sweep written as one expression graph is
 compiled into a few huge kernels that re-evaluate the reconstruction and the
 Riemann solver many times per cell (measured: 5-10x the work). The sweep
-therefore marks the arrays worth storing, the reconstructed face values and
-the face fluxes, with :func:`keep`, which XLA does not duplicate.
+therefore marks the arrays worth storing, the limited slopes (or face values)
+and the face fluxes, with :func:`keep`, which XLA does not duplicate into
+several kernels. A kept array read by a single kernel is still fused into
+that kernel (and recomputed at each stencil offset it is read at), so the
+kept arrays are stacked: one (4, ...) array of slopes and one (3, ...) array
+of face fluxes per sweep, each read by several kernels and so computed once.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from jax import lax
 
 from dycore.boundary import SCALAR, X_MOMENTUM, Y_MOMENTUM
 from dycore.operators.reconstruction import centre_values, stencil_all
+from dycore.operators.riemann import UPWIND_FORMS
 from dycore.state import Params, State
 
 # Parities of the fields that are halo-filled together each stage.
@@ -94,18 +99,37 @@ class ShallowWater:
     def _sweep(self, h, eta, un, ut, n: int, axis: int, spacing: float, g, one=None):
         """Flux divergence and bed source along ``axis`` for the n interior cells.
 
-        ``one``: a run-time 1 used by :func:`keep` to store the face values
-        and fluxes (None: no marking; the same values).
+        ``one``: a run-time 1 used by :func:`keep` to store intermediate
+        arrays (None: no marking; the same values).
+
+        Stored (XLA:CPU kernel outputs): for a reconstruction with a
+        ``half_slope`` (MUSCL) the four limited half-slopes, zeroed where the
+        stencil touches a dry cell (face = centre -/+ slope: the same numbers
+        as the first-order fallback ``where(smooth, face, centre)``), else the
+        eight face values; and the face fluxes stacked in one (3, ...) array,
+        so that each is computed once per face and read by the three
+        tendency kernels (an array with one consuming kernel is fused into it
+        and recomputed at each stencil offset). With an HLLC-type solver the
+        third stacked entry is the upwinded tangential velocity and the
+        tangential flux is formed as f_mass * vt (the same numbers).
         """
         store = (lambda x: x) if one is None else (lambda x: keep(x, one))
         rec = self.reconstruction
         smooth = stencil_all(h > self.dry_tolerance, rec, n, axis)
-        faces = []
-        for q in (h, eta, un, ut):
-            minus, plus = rec(q, n, axis)
-            centre = centre_values(q, rec, n, axis)
-            faces.append((store(jnp.where(smooth, minus, centre)),
-                          store(jnp.where(smooth, plus, centre))))
+        fields = (h, eta, un, ut)
+        centres = [centre_values(q, rec, n, axis) for q in fields]
+        if hasattr(rec, "half_slope"):
+            slopes = [jnp.where(smooth, rec.half_slope(q, n, axis), 0.0) for q in fields]
+            if one is not None:
+                stacked = store(jnp.stack(slopes))
+                slopes = [stacked[k] for k in range(len(fields))]
+            faces = [(c - s, c + s) for c, s in zip(centres, slopes)]
+        else:
+            faces = []
+            for q, centre in zip(fields, centres):
+                minus, plus = rec(q, n, axis)
+                faces.append((store(jnp.where(smooth, minus, centre)),
+                              store(jnp.where(smooth, plus, centre))))
         (h_m, h_p), (eta_m, eta_p), (un_m, un_p), (ut_m, ut_p) = faces
         h_m, h_p = jnp.maximum(h_m, 0.0), jnp.maximum(h_p, 0.0)
         b_m, b_p = eta_m - h_m, eta_p - h_p
@@ -116,10 +140,15 @@ class ShallowWater:
         b_face = jnp.maximum(b_l, b_r)
         h_l_star = jnp.maximum(0.0, h_l + b_l - b_face)
         h_r_star = jnp.maximum(0.0, h_r + b_r - b_face)
-        f_mass, f_normal, f_tangent = self.riemann(
-            h_l_star, _faces(un_p, True, axis), _faces(ut_p, True, axis),
-            h_r_star, _faces(un_m, False, axis), _faces(ut_m, False, axis), g)
-        f_mass, f_normal, f_tangent = store(f_mass), store(f_normal), store(f_tangent)
+        upwind = UPWIND_FORMS.get(self.riemann)
+        face_states = (h_l_star, _faces(un_p, True, axis), _faces(ut_p, True, axis),
+                       h_r_star, _faces(un_m, False, axis), _faces(ut_m, False, axis), g)
+        fluxes = (upwind or self.riemann)(*face_states)
+        if one is not None:
+            fluxes = store(jnp.stack(fluxes))
+            fluxes = (fluxes[0], fluxes[1], fluxes[2])
+        f_mass, f_normal, third = fluxes
+        f_tangent = f_mass * third if upwind is not None else third
         # Hydrostatic corrections (Audusse et al. 2004, eq. 2.11).
         f_normal_left = f_normal + 0.5 * g * (h_l * h_l - h_l_star * h_l_star)
         f_normal_right = f_normal + 0.5 * g * (h_r * h_r - h_r_star * h_r_star)

@@ -63,12 +63,18 @@ class Muscl:
     halo: int = 2
     stencil_radius: int = 1
 
-    def __call__(self, q, n: int, axis: int):
+    def half_slope(self, q, n: int, axis: int):
+        """Half the limited slope times the cell width, for the n + 2 cells:
+        the faces are centre -/+ this (units of q)."""
         limit = LIMITERS[self.limiter]
         centre = _shifted(q, self.halo, n, 0, axis)
         d_lo = centre - _shifted(q, self.halo, n, -1, axis)
         d_hi = _shifted(q, self.halo, n, 1, axis) - centre
-        half_slope = 0.5 * limit(d_lo, d_hi)
+        return 0.5 * limit(d_lo, d_hi)
+
+    def __call__(self, q, n: int, axis: int):
+        centre = _shifted(q, self.halo, n, 0, axis)
+        half_slope = self.half_slope(q, n, axis)
         return centre - half_slope, centre + half_slope
 
 

@@ -68,21 +68,39 @@ def hll(hl, ul, vl, hr, ur, vr, g):
     return tuple(_hll_combine(a, b, c, d, s_left, s_right) for a, b, c, d in zip(fl, fr, ql, qr))
 
 
-def hllc(hl, ul, vl, hr, ur, vr, g):
-    """HLLC flux: HLL for (h, h un); the tangential velocity is upwinded by the
-    contact speed s* (Toro 2001, eqs. 10.26-10.29)."""
+def hllc_upwind(hl, ul, vl, hr, ur, vr, g):
+    """HLLC in upwind form: (mass flux, normal momentum flux, upwinded
+    tangential velocity); the tangential momentum flux is their product
+    ``f_mass * vt`` (see :func:`hllc`)."""
     s_left, s_right = _hll_speeds(hl, ul, hr, ur, g)
-    fl = physical_flux(hl, ul, vl, g)
-    fr = physical_flux(hr, ur, vr, g)
-    f_mass = _hll_combine(fl[0], fr[0], hl, hr, s_left, s_right)
-    f_mom = _hll_combine(fl[1], fr[1], hl * ul, hr * ur, s_left, s_right)
+    qnl, qnr = hl * ul, hr * ur
+    f_mass = _hll_combine(qnl, qnr, hl, hr, s_left, s_right)
+    f_mom = _hll_combine(qnl * ul + 0.5 * g * hl * hl, qnr * ur + 0.5 * g * hr * hr,
+                         qnl, qnr, s_left, s_right)
     num = s_left * hr * (ur - s_right) - s_right * hl * (ul - s_left)
     den = hr * (ur - s_right) - hl * (ul - s_left)
     safe_den = jnp.where(den != 0, den, 1.0)
     s_star = jnp.where(den != 0, num / safe_den, 0.5 * (s_left + s_right))
-    f_tan_star = f_mass * jnp.where(s_star >= 0, vl, vr)
-    f_tan = jnp.where(s_left >= 0, fl[2], jnp.where(s_right <= 0, fr[2], f_tan_star))
-    return f_mass, f_mom, f_tan
+    vt = jnp.where(s_left >= 0, vl, jnp.where(s_right <= 0, vr, jnp.where(s_star >= 0, vl, vr)))
+    return f_mass, f_mom, vt
+
+
+def hllc(hl, ul, vl, hr, ur, vr, g):
+    """HLLC flux: HLL for (h, h un); the tangential velocity is upwinded by the
+    contact speed s* (Toro 2001, eqs. 10.26-10.29).
+
+    The tangential flux is ``f_mass * vt`` with vt the upwinded tangential
+    velocity: for s_left >= 0 the mass flux is exactly hl ul, so this equals
+    the left physical flux (hl ul) vl bit for bit (likewise on the right),
+    and in the star region it is Toro's f_mass * v_{L or R}.
+    """
+    f_mass, f_mom, vt = hllc_upwind(hl, ul, vl, hr, ur, vr, g)
+    return f_mass, f_mom, f_mass * vt
+
+
+# Solvers whose tangential flux is f_mass * (an upwinded tangential velocity):
+# the sweep may then store the velocity and form the product itself.
+UPWIND_FORMS: dict[Callable, Callable] = {hllc: hllc_upwind}
 
 
 RIEMANN_SOLVERS: dict[str, Callable] = {"rusanov": rusanov, "hll": hll, "hllc": hllc}
