@@ -2,7 +2,7 @@
 
     python -m benchmarks.profile_step --nx 1024 --ny 1024 [--scheme muscl|weno5z]
            [--dtype float64|float32] [--steps 4] [--repeats 5] [--parts]
-           [--dump-hlo DIR] [--case unstable_jet]
+           [--dump-hlo DIR] [--case unstable_jet] [--kernels N]
 
 Builds a :class:`dycore.Simulation` for the case on an nx x ny grid (one
 process, the whole domain) and reports, for ``sim.run(state, S, params)``
@@ -21,7 +21,10 @@ process, the whole domain) and reports, for ``sim.run(state, S, params)``
 (halo fill, whole right-hand side, the x and y sweeps, the reconstruction
 of one field, the Riemann solver on one set of face states), each jitted on
 its own, so their sum can be compared with the whole. ``--dump-hlo DIR``
-writes the optimized HLO text of the step and the rhs there.
+writes the optimized HLO text of the step and the rhs there. ``--kernels N``
+traces 5 calls of the compiled rhs with ``jax.profiler`` and prints the N
+XLA:CPU kernels (fusions) that took the most time, summed over the XLA
+threads, per call, with their output shapes.
 
 The XLA flags in effect (``XLA_FLAGS``; ``import dycore`` caps the ISA at
 AVX unless an ``--xla_cpu_max_isa`` is given) are printed with the results,
@@ -61,9 +64,11 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--parts", action="store_true", help="also time the pieces of the rhs")
     p.add_argument("--dump-hlo", metavar="DIR")
+    p.add_argument("--kernels", type=int, default=0, metavar="N",
+                   help="print the N most expensive kernels of one rhs (profiler trace)")
     args = p.parse_args(argv)
-    if args.nx < 8 or args.ny < 8 or args.steps < 1 or args.repeats < 1:
-        raise UsageError("--nx/--ny must be >= 8, --steps and --repeats >= 1")
+    if args.nx < 8 or args.ny < 8 or args.steps < 1 or args.repeats < 1 or args.kernels < 0:
+        raise UsageError("--nx/--ny must be >= 8, --steps and --repeats >= 1, --kernels >= 0")
     return args
 
 
@@ -110,6 +115,32 @@ def cost_per_cell(compiled, n_cells: int) -> dict:
     return {"flops_per_cell": cost.get("flops", float("nan")) / n_cells,
             "transcendentals_per_cell": cost.get("transcendentals", float("nan")) / n_cells,
             "bytes_per_cell": cost.get("bytes accessed", float("nan")) / n_cells}
+
+
+def kernel_times(compiled, args_, calls: int = 5):
+    """{kernel name: seconds per call, summed over threads} from a profiler trace."""
+    import collections
+    import glob
+    import tempfile
+
+    import jax
+    from jax.profiler import ProfileData
+
+    jax.block_until_ready(compiled(*args_))
+    with tempfile.TemporaryDirectory() as d:
+        with jax.profiler.trace(d):
+            for _ in range(calls):
+                jax.block_until_ready(compiled(*args_))
+        data = ProfileData.from_file(glob.glob(f"{d}/**/*.xplane.pb", recursive=True)[0])
+        total = collections.Counter()
+        for plane in data.planes:
+            for line in plane.lines:
+                if "XLA" not in line.name:          # the XLA:CPU executor threads
+                    continue
+                for event in line.events:
+                    if "Thunk" not in event.name:   # executor bookkeeping, not a kernel
+                        total[event.name] += event.duration_ns * 1e-9 / calls
+    return total
 
 
 def main(argv=None) -> int:
@@ -176,6 +207,15 @@ def main(argv=None) -> int:
             with open(os.path.join(args.dump_hlo, f"{name}.hlo.txt"), "w") as fh:
                 fh.write(text)
         print(f"HLO written to {args.dump_hlo}/{{step,rhs,run}}.hlo.txt")
+
+    if args.kernels:
+        shapes = {m.group(1): m.group(2)
+                  for m in re.finditer(r"%(\S+) = (\S+\[[\d,]*\])", rhs_text)}
+        times = kernel_times(compiled_rhs, (state, params))
+        print(f"rhs kernels (profiler, summed over threads, per call): "
+              f"{sum(times.values()) * 1e3:.2f} ms in {len(times)} kernels")
+        for name, sec in times.most_common(args.kernels):
+            print(f"  kernel {name:40s} {shapes.get(name, ''):22s} {sec * 1e3:8.2f} ms")
 
     if args.parts:
         model, H = sim.model, sim.halo

@@ -12,7 +12,14 @@ corners come from the diagonal neighbour in two hops. Each side of the tile
 - at a non-periodic domain edge gets the physical ghosts of
   :func:`dycore.boundary.physical_ghosts` (wall/open, with parity signs);
 - in a periodic direction with a single rank along it wraps locally
-  (:func:`dycore.boundary.pad_physical`), with no MPI traffic at all.
+  (:func:`dycore.boundary.physical_ghosts`), with no MPI traffic at all.
+
+The padded arrays are built as in the serial filler: a zero frame around the
+interior (:func:`dycore.boundary.frame`) with the ghost strips written in
+place (:func:`dycore.boundary.place`), one pass over memory. The y messages
+and y ghosts are made from the x-padded edge rows
+(:func:`dycore.boundary.x_padded_edges`): the same numbers as the rows of the
+x-padded tile, with the x ghosts (from the x neighbours) in the corners.
 
 Because ghosts are copies of the same numbers the serial filler copies, the
 padded tiles equal the corresponding windows of the serially padded global
@@ -50,7 +57,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from dycore.boundary import Boundaries, pad_physical, physical_ghosts
+from dycore.boundary import Boundaries, frame, physical_ghosts, place, x_padded_edges
 
 # One tag per shift direction: sends towards the hi/lo neighbour along x/y.
 _TAGS = {(-1, "hi"): 11, (-1, "lo"): 12, (-2, "hi"): 21, (-2, "lo"): 22}
@@ -89,25 +96,31 @@ def make_halo_filler(decomposition, rank: int, boundaries: Boundaries, halo: int
         return exchange(buf, proc_null if source is None else source,
                         proc_null if dest is None else dest, tag, comm)
 
-    def pad_axis(fields, signs, axis):
+    def ghosts_along(cores, signs, axis):
+        """Per field, the (lo, hi) ghost strips along ``axis`` of ``cores``.
+
+        ``cores``: the interior arrays (x), or their x-padded edge rows
+        (y, :func:`dycore.boundary.x_padded_edges`).
+        """
         if axis not in exchanged_axes:
-            return [pad_physical(q, halo, axis, boundaries, s) for q, s in zip(fields, signs)]
+            return [tuple(physical_ghosts(c, halo, axis, end, boundaries.side(axis, end), sign)
+                          for end in ("lo", "hi")) for c, sign in zip(cores, signs)]
         lo_rank, hi_rank = neighbours.along(axis)
         # Towards hi: my hi strip feeds the lo ghosts of the hi neighbour.
-        from_lo = shift([_strip(q, halo, axis, "hi") for q in fields], lo_rank, hi_rank,
+        from_lo = shift([_strip(c, halo, axis, "hi") for c in cores], lo_rank, hi_rank,
                         _TAGS[axis, "hi"])
-        from_hi = shift([_strip(q, halo, axis, "lo") for q in fields], hi_rank, lo_rank,
+        from_hi = shift([_strip(c, halo, axis, "lo") for c in cores], hi_rank, lo_rank,
                         _TAGS[axis, "lo"])
         out = []
-        for k, (q, sign) in enumerate(zip(fields, signs)):
+        for k, (c, sign) in enumerate(zip(cores, signs)):
             ghosts = []
             for end, nbr, got in (("lo", lo_rank, from_lo), ("hi", hi_rank, from_hi)):
                 # Computed on every rank (see above); where a neighbour exists
                 # it is discarded (for 'periodic' it is a meaningless local wrap).
                 kind = boundaries.side(axis, end)
-                phys = physical_ghosts(q, halo, axis, end, kind, sign)
+                phys = physical_ghosts(c, halo, axis, end, kind, sign)
                 ghosts.append(jnp.where(nbr is not None, got[k], phys))
-            out.append(jnp.concatenate([ghosts[0], q, ghosts[1]], axis=axis))
+            out.append(tuple(ghosts))
         return out
 
     def fill(fields, parities):
@@ -115,8 +128,15 @@ def make_halo_filler(decomposition, rank: int, boundaries: Boundaries, halo: int
         dtypes = [q.dtype for q in fields]
         common = jnp.result_type(*dtypes)
         fields = [q.astype(common) for q in fields]
-        fields = pad_axis(fields, [p[0] for p in parities], -1)
-        fields = pad_axis(fields, [p[1] for p in parities], -2)
-        return tuple(q.astype(dt) for q, dt in zip(fields, dtypes))
+        x_ghosts = ghosts_along(fields, [p[0] for p in parities], -1)
+        edges = [x_padded_edges(q, lo, hi, halo) for q, (lo, hi) in zip(fields, x_ghosts)]
+        y_ghosts = ghosts_along(edges, [p[1] for p in parities], -2)
+        out = []
+        for q, (xlo, xhi), (ylo, yhi), dt in zip(fields, x_ghosts, y_ghosts, dtypes):
+            p = frame(q, halo)
+            p = place(place(p, xlo, halo, -1, "lo"), xhi, halo, -1, "hi")
+            p = place(place(p, ylo, halo, -2, "lo"), yhi, halo, -2, "hi")
+            out.append(p.astype(dt))
+        return tuple(out)
 
     return fill
