@@ -78,8 +78,6 @@ def parse_args():
     if args.quick:
         args.n, args.rollout, args.batch, args.iterations = 16, 5, 2, 15
         args.train_days, args.test_days = 0.5, 0.25
-    if args.n % 2:
-        p.error(f"--n must be even, got {args.n}")
     return args
 
 
