@@ -46,6 +46,12 @@ class _LazyMPI:
     """mpi4py.MPI, imported on first use (a serial collection initialises no MPI)."""
 
     def __getattr__(self, name):
+        # pytest's collector probes module attributes for markers and fixture
+        # flags (``_pytestfixturefunction``, ``__test__``, ...): importing
+        # mpi4py then would MPI_Init the serial pytest process as a singleton,
+        # whose Open MPI environment breaks every later ``mpirun`` subprocess.
+        if name.startswith("_"):
+            raise AttributeError(name)
         from mpi4py import MPI as module
 
         return getattr(module, name)
