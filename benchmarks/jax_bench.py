@@ -26,7 +26,6 @@ Exit status: 0 done, 2 bad problem or usage (one line on stderr, rank 0).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -34,36 +33,25 @@ import resource
 import sys
 import time
 
+from benchmarks.protocol import ProblemError, check_counts, protocol_parser
+
 PROG = "jax_bench"
 ROOT = 0
 LOCAL_RANK_VARS = ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID",
                    "PMI_LOCAL_RANK")
 
 
-class UsageError(Exception):
-    """Bad command line or problem: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
+# Bad command line or problem: one line on stderr, exit status 2.
+UsageError = ProblemError
 
 
 def parse_args(argv):
-    p = _Parser(prog=PROG, description="JAX solver under the baseline protocol")
-    p.add_argument("problem")
-    p.add_argument("--procs", type=int, nargs=2, metavar=("PX", "PY"))
-    p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--final")
-    p.add_argument("--precision", default="float64", choices=("float64", "float32"))
+    p = protocol_parser(PROG, "JAX solver under the baseline protocol")
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
     p.add_argument("--xla-fast", action="store_true",
                    help="allow AVX2+FMA in XLA:CPU (--xla_cpu_max_isa=AVX2)")
     args = p.parse_args(argv)
-    if args.steps < 0 or args.warmup < 0 or args.repeats < 1:
-        raise UsageError("--steps and --warmup must be >= 0, --repeats >= 1")
+    check_counts(args)
     return args
 
 

@@ -31,7 +31,6 @@ stderr from rank 0).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -39,6 +38,8 @@ import sys
 import time
 
 import numpy as np
+
+from benchmarks.protocol import ProblemError, check_counts, protocol_parser
 
 PROG = "numpy_swe"
 HALO = 2
@@ -56,13 +57,6 @@ SIGNS_Y = (1, 1, -1)
 TAG_X_HI, TAG_X_LO, TAG_Y_HI, TAG_Y_LO = 11, 12, 21, 22
 
 
-class ProblemError(Exception):
-    """Bad problem or command line: one line on stderr, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise ProblemError(message)
 
 
 # ----------------------------------------------------------------- input
@@ -643,22 +637,13 @@ def _flip(Q, axis, rows, start, stop):
 
 # ------------------------------------------------------------------ driver
 def parse_args(argv):
-    p = _Parser(prog=PROG, description="NumPy+mpi4py shallow-water baseline (PROTOCOL.md)")
-    p.add_argument("problem")
-    p.add_argument("--procs", type=int, nargs=2, metavar=("PX", "PY"))
-    p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--final")
-    p.add_argument("--precision", default="float64")
+    p = protocol_parser(PROG, "NumPy+mpi4py shallow-water baseline (PROTOCOL.md)")
     p.add_argument("--block-cells", type=int, default=32768,
                    help="cells per row block of a sweep (cache blocking)")
     args = p.parse_args(argv)
-    if args.precision not in DTYPES:
-        raise ProblemError(f"precision {args.precision!r} unknown; valid: float64, float32")
-    if args.steps < 0 or args.warmup < 0 or args.repeats < 1 or args.block_cells < 1:
-        raise ProblemError("--steps and --warmup must be >= 0, --repeats and "
-                           "--block-cells >= 1")
+    check_counts(args)
+    if args.block_cells < 1:
+        raise ProblemError("--block-cells must be >= 1")
     return args
 
 
