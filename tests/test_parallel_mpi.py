@@ -17,16 +17,16 @@ import os
 import platform
 import sys
 
-# Bit-for-bit results for any tile shape need XLA:CPU without FMA contraction:
-# with FMA the vectorised loop body and its scalar remainder round differently,
-# so a cell's result depended on its position in the tile (seen with WENO5).
-# Effective only if set before JAX's CPU backend starts. Set here only for MPI
-# runs (--with-mpi) so the serial suite's numerics do not depend on collection;
-# dycore/__init__.py is the better home (then this is a no-op).
+# The XLA:CPU instruction set the package chooses (dycore/__init__.py: AVX,
+# no FMA, for bit-for-bit decomposition invariance), set here too in case
+# JAX's CPU backend starts before dycore is imported. Only
+# for MPI runs (--with-mpi), so the serial suite does not depend on collection
+# order; with dycore imported first it is a no-op.
 if "--with-mpi" in sys.argv and platform.machine().lower() in ("x86_64", "amd64") and \
         "xla_cpu_max_isa" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX").strip()
 
+import dataclasses  # noqa: E402
 import math  # noqa: E402
 
 import jax  # noqa: E402
@@ -372,6 +372,29 @@ def test_world_with_automatic_procs_matches_serial_bit_for_bit(case, scheme, dt,
     sim = Simulation(config(case, scheme, dt, stepper=stepper))
     assert sim.context.size == MPI.COMM_WORLD.size
     check_invariance(sim, MPI.COMM_WORLD, (case, scheme, dt, stepper))
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("orientation", ["1xN", "Nx1"])
+def test_wide_tiles_match_serial_bit_for_bit(orientation):
+    """A 64 x 66 jet (MUSCL, CFL dt): tiles wider than a few vectors, where
+    FMA contraction made results depend on the tile (measured with
+    XLA_FLAGS=--xla_cpu_max_isa=AVX2: up to 6e-14 on 2 and 4 ranks; the
+    23 x 19 cases above passed all the same). Guards the FMA-free ISA cap."""
+    world = MPI.COMM_WORLD
+    n = world.size
+    procs = [1, n] if orientation == "1xN" else [n, 1]
+    cfg = Config(case="unstable_jet", nx=64, ny=66, time_stepper=FAST)
+    sim = Simulation(dataclasses.replace(cfg, procs=procs), comm=world)
+    final = sim.gather(sim.run(sim.initial_state(), STEPS))
+    ok, msg = True, ""
+    if world.rank == 0:
+        serial = serial_simulation(cfg)
+        ref = serial.gather(serial.run(serial.initial_state(), STEPS))
+        diffs = {k: float(np.max(np.abs(final[k] - ref[k]))) for k in ref}
+        ok = all(np.array_equal(final[k], ref[k]) for k in ref)
+        msg = f"procs {procs}: max differences {diffs}"
+    agree(world, ok, msg)
 
 
 # ------------------------------------------------------------------ gradients
