@@ -30,15 +30,21 @@ def _shifted(q, halo: int, n: int, offset: int, axis: int):
     return lax.slice_in_dim(q, start, start + n + 2, axis=axis)
 
 
+def _with_sign_of(a, m):
+    """sign(a) * m for a != 0, as a select (the same numbers as the product,
+    without the NaN and signed-zero handling of ``sign`` in the kernel)."""
+    return jnp.where(a > 0, m, -m)
+
+
 def minmod(a, b):
     """minmod(a, b): the smaller slope if both have the same sign, else 0."""
-    return jnp.where(a * b > 0, jnp.sign(a) * jnp.minimum(jnp.abs(a), jnp.abs(b)), 0.0)
+    return jnp.where(a * b > 0, _with_sign_of(a, jnp.minimum(jnp.abs(a), jnp.abs(b))), 0.0)
 
 
 def monotonized_central(a, b):
     """van Leer's MC limiter: minmod(2a, 2b, (a + b)/2)."""
     m = jnp.minimum(jnp.minimum(2 * jnp.abs(a), 2 * jnp.abs(b)), 0.5 * jnp.abs(a + b))
-    return jnp.where(a * b > 0, jnp.sign(a) * m, 0.0)
+    return jnp.where(a * b > 0, _with_sign_of(a, m), 0.0)
 
 
 def van_leer(a, b):
