@@ -2,7 +2,7 @@
 
     mpirun -n N python -m benchmarks.jax_bench PROBLEM_DIR --procs PX PY --steps S
            [--warmup W] [--repeats R] [--final FILE] [--precision float64|float32]
-           [--device cpu|gpu] [--xla-fast]
+           [--device cpu|gpu]
 
 Builds a :class:`dycore.Simulation` from the problem's ``config.json`` with
 the fixed ``dt`` of ``problem.nml``, the given process grid and precision,
@@ -18,9 +18,10 @@ max over ranks. Rank 0 prints one JSON line.
 Devices and XLA flags (set before JAX is imported):
 - ``--device cpu`` (default) sets JAX_PLATFORMS=cpu; ``--device gpu`` sets
   CUDA_VISIBLE_DEVICES to the rank's local rank (one rank per GPU);
-- ``import dycore`` caps XLA:CPU at AVX (no FMA) so that results do not
-  depend on the tile shape; ``--xla-fast`` sets ``--xla_cpu_max_isa=AVX2``
-  instead (FMA allowed). The flags used are recorded in the JSON line.
+- ``import dycore`` caps XLA:CPU at AVX (no FMA: bit-for-bit results for
+  every tile shape; see dycore/__init__.py) unless XLA_FLAGS names an ISA
+  (the runner's ``jax-avx2`` sets ``--xla_cpu_max_isa=AVX2``). The flags used
+  are recorded in the JSON line.
 
 Exit status: 0 done, 2 bad problem or usage (one line on stderr, rank 0).
 """
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import resource
 import sys
 import time
@@ -48,8 +48,6 @@ UsageError = ProblemError
 def parse_args(argv):
     p = protocol_parser(PROG, "JAX solver under the baseline protocol")
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu"))
-    p.add_argument("--xla-fast", action="store_true",
-                   help="allow AVX2+FMA in XLA:CPU (--xla_cpu_max_isa=AVX2)")
     args = p.parse_args(argv)
     check_counts(args)
     return args
@@ -65,9 +63,6 @@ def local_rank() -> int:
 
 def configure_environment(args) -> None:
     """Environment that must be set before jax (and dycore) are imported."""
-    if args.xla_fast:
-        flags = re.sub(r"--xla_cpu_max_isa=\S+", "", os.environ.get("XLA_FLAGS", ""))
-        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_max_isa=AVX2").strip()
     if args.device == "gpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", str(local_rank()))
     else:
@@ -173,7 +168,7 @@ def main(argv=None) -> int:
             "steps": args.steps, "repeat_seconds": times, "peak_rss_mib": rss_all,
             "first_call_seconds": compile_seconds,
             "device": args.device, "backend": jax.default_backend(),
-            "xla_flags": os.environ.get("XLA_FLAGS", ""), "xla_fast": args.xla_fast,
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
             "jax_version": jax.__version__, "finite_on_root": finite}), flush=True)
     return 0
 

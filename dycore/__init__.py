@@ -8,14 +8,20 @@ import os as _os
 import platform as _platform
 
 # Bit-for-bit results for any tile shape (hence any rank count) need XLA:CPU
-# without FMA contraction: with FMA, the vectorised loop body and its scalar
-# remainder round differently, so a cell's value would depend on where it
-# sits in its tile (seen with WENO5). Capping the ISA at AVX keeps 256-bit
-# vectors but no FMA. It only takes effect before JAX starts its CPU backend;
-# set XLA_FLAGS yourself (any --xla_cpu_max_isa) to choose otherwise.
+# without FMA contraction: with FMA, a cell's value depends on where it sits
+# in its tile (measured: a 64 x 66 jet on 2, 3 or 4 ranks differs from 1 rank
+# by up to 2e-13 with --xla_cpu_max_isa=AVX2, MUSCL and WENO5; vmapped
+# ensemble members differ from single runs by ~1e-16 relative). Capping the
+# ISA at AVX keeps 256-bit vectors but no FMA. The price, measured at 1024^2
+# on one Zen 5 core: AVX 187, AVX2 142, AVX-512 162 ms/step/Mcell (under the
+# AVX cap LLVM also leaves the Riemann solver's square roots scalar). It only
+# takes effect before JAX starts its CPU backend; set XLA_FLAGS yourself
+# (any --xla_cpu_max_isa) to choose otherwise.
+CPU_ISA = "AVX"
 if (_platform.machine().lower() in ("x86_64", "amd64")
         and "xla_cpu_max_isa" not in _os.environ.get("XLA_FLAGS", "")):
-    _os.environ["XLA_FLAGS"] = (_os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX").strip()
+    _os.environ["XLA_FLAGS"] = (_os.environ.get("XLA_FLAGS", "")
+                                + f" --xla_cpu_max_isa={CPU_ISA}").strip()
 
 import jax as _jax  # noqa: E402
 

@@ -38,10 +38,12 @@ needs_mpirun = pytest.mark.skipif(MPIRUN is None, reason="mpirun not found")
 # --allow-unstable; with it the depth turns negative after about ten steps.
 IGW = ["--case", "inertia_gravity_wave", "--nx", "16", "--ny", "16"]
 UNSTABLE = [*IGW, "--dt", "8000", "--t-end", "400000", "--output-interval", "40000"]
-# A long run (about 7e4 steps) that a signal interrupts in the middle of an
-# output interval.
-LONG = [*IGW, "--t-end", "1e9", "--output-interval", "1e8"]
-T_LONG_EVENT = 1e8
+# A long run (about 7e6 steps, 7e5 per output interval: minutes even on a
+# fast core) that a signal interrupts in the middle of its first output
+# interval. (With 7e3 steps per interval the first output came before the
+# signal once the step got faster.)
+LONG = [*IGW, "--t-end", "1e11", "--output-interval", "1e10"]
+T_LONG_EVENT = 1e10
 
 
 @pytest.fixture(scope="module")
