@@ -1,10 +1,17 @@
 """Benchmark runner: the JAX solver against the NumPy+MPI and Fortran+MPI
 baselines on the same problem (``benchmarks/PROTOCOL.md``).
 
-    python -m benchmarks.run --quick                  # smoke test, ~1 min on 2 cores
+    python -m benchmarks.run --quick                  # smoke test, ~15-40 s on 2 cores
     python -m benchmarks.run --impl jax numpy fortran --ranks 1 2 \\
         --sizes 1e4 1.6e5 1e6 4e6 1.6e7 --precision float64 float32
+    python -m benchmarks.run --impl jax jax-avx2 fortran --ranks 1 2 --sizes 1024
     python -m benchmarks.run --device gpu --impl jax --ranks 1
+
+Implementations: ``jax`` (the dycore solver as installed: XLA:CPU capped at
+AVX, no FMA), ``jax-avx2`` (the same with XLA_FLAGS=--xla_cpu_max_isa=AVX2:
+FMA allowed, faster, results depend on the tile shape by round-off),
+``numpy`` and ``fortran``. Every point runs with
+GLIBC_TUNABLES=glibc.malloc.hugetlb=1 unless GLIBC_TUNABLES is set.
 
 For every point (implementation, rank count, grid, precision) it writes the
 problem directory (the unstable-jet benchmark problem, ``problem.py``) into a

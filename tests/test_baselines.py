@@ -254,6 +254,24 @@ def test_runner_scaling_tables():
         ["numpy", "float64", "100x100", 2, "100x200", "10", "12.5", "80"]]
 
 
+def test_runner_goal_rows_and_auto_steps():
+    """Goal table rows for both JAX builds at >= 1M cells per rank (ratios by
+    hand: 50/40 = 1.25, 300/50 = 6.0; 60/40 = 1.5 and 300/60 = 5.0 are on the
+    goals' edges, which count as met); small grids are left out. At least
+    MIN_AUTO_STEPS steps per repeat, at most MAX_AUTO_STEPS."""
+    from benchmarks.run import MAX_AUTO_STEPS, MIN_AUTO_STEPS, auto_steps, goal_rows
+
+    points = [_point("fortran", 1, 1024, 1024, 40.0), _point("numpy", 1, 1024, 1024, 300.0),
+              _point("jax", 1, 1024, 1024, 50.0), _point("jax-avx2", 1, 1024, 1024, 60.0),
+              _point("jax", 1, 100, 100, 1.0)]
+    assert goal_rows(points) == [
+        ["jax", "float64", 1, "1024x1024", "1.25", "yes", "6.0", "yes"],
+        ["jax-avx2", "float64", 1, "1024x1024", "1.50", "yes", "5.0", "yes"]]
+    assert auto_steps("jax", 16_000_000) == MIN_AUTO_STEPS == 4
+    assert auto_steps("jax-avx2", 1_000_000) == 4
+    assert auto_steps("fortran", 10_000) == MAX_AUTO_STEPS
+
+
 def test_runner_svg_is_valid(tmp_path):
     import xml.etree.ElementTree as ET
 
