@@ -56,6 +56,20 @@ class ExampleParser(argparse.ArgumentParser):
     def error(self, message):
         fail(f"error: {message} (see --help)")
 
+    def add_window(self, steps: int, obs_every: int):
+        """--steps and --obs-every: a twin experiment's assimilation window,
+        observed every ``obs_every`` steps (check with :meth:`check_window`)."""
+        self.add_argument("--steps", type=positive(int), default=steps,
+                          help="time steps in the assimilation window (default: %(default)s)")
+        self.add_argument("--obs-every", type=positive(int), default=obs_every,
+                          help="observe every this many steps (default: %(default)s)")
+
+    def check_window(self, args):
+        """Exit 2 unless the window is a whole number of observation intervals."""
+        if args.steps % args.obs_every:
+            self.error(f"--steps ({args.steps}) must be a multiple of --obs-every "
+                       f"({args.obs_every})")
+
 
 def positive(kind):
     """argparse type: a positive int or float."""

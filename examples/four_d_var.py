@@ -56,10 +56,7 @@ def parse_args():
     p = _common.ExampleParser("four_d_var", __doc__.split("\n\n")[0])
     p.add_argument("--n", type=_common.positive(int), default=32,
                    help="cells per side of the square grid (default: %(default)s)")
-    p.add_argument("--steps", type=_common.positive(int), default=48,
-                   help="time steps in the assimilation window (default: %(default)s)")
-    p.add_argument("--obs-every", type=_common.positive(int), default=6,
-                   help="observe every this many steps (default: %(default)s)")
+    p.add_window(steps=48, obs_every=6)
     p.add_argument("--obs-fraction", type=_common.positive(float), default=0.1,
                    help="fraction of the cells observed (default: %(default)s)")
     p.add_argument("--sigma-obs", type=_common.positive(float), default=0.1,
@@ -71,8 +68,7 @@ def parse_args():
     args = p.parse_args()
     if args.quick:
         args.n, args.steps, args.obs_every, args.iterations = 16, 12, 4, 30
-    if args.steps % args.obs_every:
-        p.error(f"--steps ({args.steps}) must be a multiple of --obs-every ({args.obs_every})")
+    p.check_window(args)
     if args.obs_fraction > 1:
         p.error(f"--obs-fraction must be in (0, 1], got {args.obs_fraction}")
     return args

@@ -56,17 +56,13 @@ def parse_args():
     p = _common.ExampleParser("parameter_estimation", __doc__.split("\n\n")[0])
     p.add_argument("--n", type=_common.positive(int), default=32,
                    help="cells per side of the square grid (default: %(default)s)")
-    p.add_argument("--steps", type=_common.positive(int), default=72,
-                   help="time steps of the assimilation window (default: %(default)s)")
-    p.add_argument("--obs-every", type=_common.positive(int), default=6,
-                   help="observe the surface every this many steps (default: %(default)s)")
+    p.add_window(steps=72, obs_every=6)
     p.add_argument("--iterations", type=_common.positive(int), default=60,
                    help="at most this many L-BFGS iterations (default: %(default)s)")
     args = p.parse_args()
     if args.quick:
         args.n, args.steps, args.obs_every, args.iterations = 16, 24, 6, 30
-    if args.steps % args.obs_every:
-        p.error(f"--steps ({args.steps}) must be a multiple of --obs-every ({args.obs_every})")
+    p.check_window(args)
     return args
 
 

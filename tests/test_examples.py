@@ -51,3 +51,11 @@ def test_bad_argument_is_one_line_exit_2(name):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--iterations" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["parameter_estimation", "four_d_var"])
+def test_window_not_a_multiple_of_the_observation_interval_is_refused(name):
+    proc = run_example(name, "--steps", "7", "--obs-every", "6", timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "multiple of --obs-every" in lines[0], proc.stderr
