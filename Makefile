@@ -23,7 +23,7 @@ RUNARGS ?= --output output/unstable_jet.h5 --overwrite
 export PYTHONUNBUFFERED := 1
 # glibc's malloc backs large blocks with transparent huge pages (glibc >= 2.35;
 # older ones ignore it): XLA allocates a jitted call's buffers afresh and
-# first-touching them was ~1/3 of a one-step call at 1M cells (README, Performance).
+# first-touching them was ~1/3 of a one-step call at 1M cells (docs/performance.md, Round 3).
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 # Fortran+MPI baseline (benchmarks/fortran, issue #5). -O3 -march=native as

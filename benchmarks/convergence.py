@@ -1,9 +1,9 @@
-"""Measured error norms and observed orders for the README table.
+"""Measured error norms and observed orders for the table in docs/numerics.md.
 
     python -m benchmarks.convergence            # full table (a few minutes)
     python -m benchmarks.convergence --quick    # coarser subset
 
-Runs each verification case of ../shared/VERIFICATION.md at several
+Runs each verification case of docs/verification.md at several
 resolutions with the default Riemann solver (HLLC) and SSP-RK3 at CFL 0.45,
 and prints a Markdown table of normalised l1/l2/linf errors (Williamson
 1992) and the observed order in l1 between consecutive resolutions.
@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from dycore import Config, Simulation
+from dycore import Config, Simulation, runtime
+runtime.configure()  # float64, bit-for-bit XLA:CPU setting
 from dycore.diagnostics import error_norms, l1_error, observed_order
 
 

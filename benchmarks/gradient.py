@@ -27,7 +27,8 @@ import time
 import jax
 import jax.numpy as jnp
 
-from dycore import Config, Simulation
+from dycore import Config, Simulation, runtime
+runtime.configure()  # float64, bit-for-bit XLA:CPU setting
 
 MODES = (None, "step", "nested")
 

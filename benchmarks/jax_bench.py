@@ -18,8 +18,8 @@ max over ranks. Rank 0 prints one JSON line.
 Devices and XLA flags (set before JAX is imported):
 - ``--device cpu`` (default) sets JAX_PLATFORMS=cpu; ``--device gpu`` sets
   CUDA_VISIBLE_DEVICES to the rank's local rank (one rank per GPU);
-- ``import dycore`` caps XLA:CPU at AVX (no FMA: bit-for-bit results for
-  every tile shape; see dycore/__init__.py) unless XLA_FLAGS names an ISA
+- ``dycore.runtime.configure()`` caps XLA:CPU at AVX (no FMA: bit-for-bit
+  results for every tile shape; see dycore/runtime.py) unless XLA_FLAGS names an ISA
   (the runner's ``jax-avx2`` sets ``--xla_cpu_max_isa=AVX2``). The flags used
   are recorded in the JSON line.
 
@@ -89,7 +89,8 @@ def build(args, comm):
     import jax.numpy as jnp
 
     from benchmarks.problem import read_namelist
-    from dycore import Config, Simulation
+    from dycore import Config, Simulation, runtime
+    runtime.configure()  # float64, bit-for-bit XLA:CPU setting
     from dycore.state import State
 
     size = comm.Get_size()

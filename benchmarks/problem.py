@@ -45,7 +45,8 @@ def benchmark_config(nx: int, ny: int | None = None, dtype: str = "float64", **c
 
 def _simulation(config):
     """A serial Simulation of ``config``, also inside an mpirun-started process."""
-    from dycore import Simulation
+    from dycore import Simulation, runtime
+    runtime.configure()  # float64, bit-for-bit XLA:CPU setting
     from parallel import launched_with_several_ranks
 
     if launched_with_several_ranks():

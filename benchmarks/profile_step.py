@@ -26,7 +26,7 @@ traces 5 calls of the compiled rhs with ``jax.profiler`` and prints the N
 XLA:CPU kernels (fusions) that took the most time, summed over the XLA
 threads, per call, with their output shapes.
 
-The XLA flags in effect (``XLA_FLAGS``; ``import dycore`` caps the ISA at
+The XLA flags in effect (``XLA_FLAGS``; ``dycore.runtime.configure()`` caps the ISA at
 AVX unless an ``--xla_cpu_max_isa`` is given) are printed with the results,
 so set e.g. ``XLA_FLAGS=--xla_cpu_max_isa=AVX512`` to compare ISAs.
 
@@ -153,8 +153,9 @@ def main(argv=None) -> int:
     import jax
     import jax.numpy as jnp
 
-    from dycore import Config, ConfigError, Simulation
-    from dycore.simulation import PROGNOSTIC_PARITIES
+    from dycore import Config, ConfigError, Simulation, runtime
+    runtime.configure()  # float64, bit-for-bit XLA:CPU setting
+    from dycore.equations.shallow_water import FIELDS
 
     try:
         sim = Simulation(Config(case=args.case, nx=args.nx, ny=args.ny, scheme=args.scheme,
@@ -220,7 +221,7 @@ def main(argv=None) -> int:
     if args.parts:
         model, H = sim.model, sim.halo
         nx, ny = args.nx, args.ny
-        fill = jax.jit(lambda s: sim.fill((s.h, s.hu, s.hv), PROGNOSTIC_PARITIES))
+        fill = jax.jit(lambda s: sim.fill((s.h, s.hu, s.hv), FIELDS))
         padded = fill(state)
         b_pad = sim.pad_bed(params)
         h, hu, hv = padded

@@ -1,6 +1,6 @@
 """``python -m dycore``: the same as ``python -m dycore.run``."""
 import sys
 
-from dycore.run import main
+from dycore.driver.main import main
 
 sys.exit(main())

@@ -7,7 +7,7 @@ that high-order schemes are not capped at second order by the
 point-value/cell-average difference; cases with shocks or dry fronts use
 point values at cell centres.
 
-Formulas and references are in ../shared/VERIFICATION.md:
+Formulas and references are in docs/verification.md:
 - lake at rest: Audusse et al. (2004); discontinuous bed: Chen & Noelle
   (2017), SIAM J. Numer. Anal. 55, 758-784;
 - dam breaks: Stoker (1957), Water Waves; Ritter (1892);
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dycore.config import ConfigError
+from dycore.errors import ConfigError
 
 
 # ---------------------------------------------------------------- helpers

@@ -15,16 +15,14 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
-from dycore.boundary import BOUNDARY_KINDS
+from dycore.cases import CASES, get_case
+from dycore.errors import ConfigError
 from dycore.operators.reconstruction import LIMITERS, SCHEMES
 from dycore.operators.riemann import RIEMANN_SOLVERS
 from dycore.timestepping import TIME_STEPPERS
+from parallel.ghosts import BOUNDARY_KINDS
 
 DTYPES = ("float64", "float32")
-
-
-class ConfigError(ValueError):
-    """A bad configuration value; the message is one line naming the key."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,23 @@ class Config:
         return cls(**values)
 
     @classmethod
-    def from_toml(cls, path) -> "Config":
-        """Read a flat TOML file (a ``[case_params]`` table is allowed)."""
+    def from_toml(cls, path, *, as_dict: bool = False):
+        """Read a flat TOML file (a ``[case_params]`` table is allowed). With
+        ``as_dict``, the key -> value dict as written (keys checked), for
+        merging with other sources: the command-line driver's flags win
+        over it, and keys the file leaves out must stay unset."""
         try:
             with open(path, "rb") as fh:
                 values = tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config file {str(path)!r} not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {str(path)!r} is a directory") from None
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+        if as_dict:
+            check_keys(values)
+            return values
         return cls.from_dict(values)
 
     def replace(self, **changes) -> "Config":
@@ -92,9 +98,7 @@ class Config:
 
     def resolved(self) -> "Config":
         """A copy with every case default filled in, validated."""
-        from dycore.cases import get_case
-
-        _check_choice("case", self.case, _case_names())
+        _check_choice("case", self.case, tuple(CASES))
         case = get_case(self.case)
         params = case.resolve_params(self.case_params)
         filled = {"case_params": params}
@@ -142,12 +146,6 @@ class Config:
                                for p in self.procs)):
                 raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "
                                   f"got {self.procs!r}")
-
-
-def _case_names():
-    from dycore.cases import CASES
-
-    return tuple(CASES)
 
 
 def check_keys(values: dict) -> None:

@@ -23,19 +23,20 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from dycore.boundary import SCALAR, Boundaries
 from dycore.cases import get_case
-from dycore.config import Config, ConfigError
-from dycore.equations.shallow_water import FILLED_PARITIES, ShallowWater
-from dycore.grid import Grid, LocalGrid
+from dycore.config import Config
+from dycore.errors import ConfigError
+from dycore.runtime import X64_HINT, x64_enabled
+from dycore.equations.shallow_water import BED, FIELDS, PARAMETERS, ShallowWater
+from dycore.grid import Grid, LocalGrid, Tile
 from dycore.operators.reconstruction import make_reconstruction
 from dycore.operators.riemann import make_riemann
 from dycore.state import Params, State
 from dycore.timestepping import make_time_stepper
-from parallel import make_context
+from parallel import DecompositionError, make_context
+from parallel.ghosts import Boundaries
 
-PROGNOSTIC_PARITIES = FILLED_PARITIES[:3]
-FIELD_NAMES = ("h", "hu", "hv")
+FIELD_NAMES = tuple(f.name for f in FIELDS)
 CHECKPOINT_MODES = (None, "step", "nested")
 
 
@@ -65,14 +66,20 @@ class Simulation:
         cfg = config.resolved()
         self.config = cfg
         self.case = get_case(cfg.case)
+        if cfg.dtype == "float64" and not x64_enabled():
+            raise ConfigError(f"config key 'dtype': {X64_HINT}")
         self.dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
         self.grid = Grid(cfg.nx, cfg.ny, cfg.lx, cfg.ly, cfg.x0, cfg.y0)
         reconstruction = make_reconstruction(cfg.scheme, cfg.limiter)
         self.halo = reconstruction.halo
-        self.context = make_context(self.grid, self.halo, procs=cfg.procs, comm=comm)
-        self.tile = self.context.tile
         self.boundaries = Boundaries(cfg.bc_west, cfg.bc_east, cfg.bc_south, cfg.bc_north)
-        self.fill = self.context.halo_filler(self.boundaries, self.halo)
+        try:
+            self.context = make_context(self.grid, self.halo, procs=cfg.procs, comm=comm)
+            self.fill = self.context.halo_filler(self.boundaries, self.halo)
+        except DecompositionError as err:
+            raise ConfigError(str(err)) from None
+        box = self.context.tile
+        self.tile = Tile(self.grid, box.i0, box.j0, box.nx, box.ny)
         self.model = ShallowWater(
             reconstruction=reconstruction,
             riemann=make_riemann(cfg.riemann),
@@ -101,6 +108,7 @@ class Simulation:
             b=jnp.asarray(b, self.dtype),
         )
         self._run_compiled = jax.jit(self._run, static_argnums=(1, 3))
+        self._trajectory_compiled = jax.jit(self._trajectory, static_argnums=(2, 3, 4, 5))
         self._advance_compiled = jax.jit(self._advance)
 
     # ------------------------------------------------------------ states
@@ -124,7 +132,7 @@ class Simulation:
     # ------------------------------------------------------------ dynamics
     def pad_bed(self, params: Params):
         """Bottom elevation with halo, filled once per step (it does not evolve)."""
-        return self.fill((params.b,), (SCALAR,))[0]
+        return self.fill((params.b,), (BED,))[0]
 
     def replicated(self, params: Params) -> Params:
         """``params`` with the values every rank holds marked as replicated.
@@ -140,10 +148,10 @@ class Simulation:
             return (self.context.replicate(x)
                     if jnp.issubdtype(jnp.result_type(x), jnp.inexact) else x)
 
-        return params.replace(
-            g=mark(params.g), f0=mark(params.f0), beta=mark(params.beta),
-            drag_linear=mark(params.drag_linear), drag_quadratic=mark(params.drag_quadratic),
-            closure=jax.tree_util.tree_map(mark, params.closure))
+        replicated = {p.name: mark(getattr(params, p.name)) for p in PARAMETERS
+                      if not p.per_cell}
+        return params.replace(**replicated,
+                              closure=jax.tree_util.tree_map(mark, params.closure))
 
     def rhs(self, state: State, params: Params, b_padded=None) -> State:
         """Tendency d(state)/dt (units of the state per second)."""
@@ -152,7 +160,7 @@ class Simulation:
     def _tendency(self, state: State, params: Params, b_padded=None) -> State:
         if b_padded is None:
             b_padded = self.pad_bed(params)
-        h, hu, hv = self.fill((state.h, state.hu, state.hv), PROGNOSTIC_PARITIES)
+        h, hu, hv = self.fill((state.h, state.hu, state.hv), FIELDS)
         tendency = self.model.tendency((h, hu, hv, b_padded), state, params)
         if self.closure is not None:
             extra = self.closure(params.closure, State(h, hu, hv), self.local_grid)
@@ -182,7 +190,8 @@ class Simulation:
         dt = self.time_step(state, params) if dt is None else dt
         return self._step_dt(state, params, dt, self.pad_bed(params))
 
-    def _run(self, state, n_steps, params, checkpoint=None):
+    def _stepper(self, params, checkpoint):
+        """``steps(state, n)``: n steps with ``lax.scan`` under replicated ``params``."""
         params = self.replicated(params)
         b_padded = self.pad_bed(params)
 
@@ -195,19 +204,58 @@ class Simulation:
         def steps(s, length):
             if length == 0:
                 return s
-            return lax.scan(lambda c, _: (one_step(c), None), s, None, length=length)[0]
+            if checkpoint != "nested" or length < 4:
+                return lax.scan(lambda c, _: (one_step(c), None), s, None, length=length)[0]
+            # Nested (two-level) checkpointing: an outer scan over blocks of
+            # ~sqrt(T) steps stores only the block boundaries; the backward pass
+            # recomputes one block at a time, so memory grows like sqrt(T)
+            # (Griewank & Walther 2000, ACM TOMS 26, 19-45, the two-level case).
+            block = max(1, int(round(length ** 0.5)))
+            n_blocks, rest = divmod(length, block)
+            plain = lambda c, n: lax.scan(lambda c, _: (one_step(c), None), c, None,  # noqa: E731
+                                          length=n)[0] if n else c
+            run_block = jax.checkpoint(lambda c: plain(c, block))
+            s = lax.scan(lambda c, _: (run_block(c), None), s, None, length=n_blocks)[0]
+            return plain(s, rest)
 
-        if checkpoint != "nested" or n_steps < 4:
-            return steps(state, n_steps)
-        # Nested (two-level) checkpointing: an outer scan over blocks of
-        # ~sqrt(T) steps stores only the block boundaries; the backward pass
-        # recomputes one block at a time, so memory grows like sqrt(T)
-        # (Griewank & Walther 2000, ACM TOMS 26, 19-45, the two-level case).
-        block = max(1, int(round(n_steps ** 0.5)))
-        n_blocks, rest = divmod(n_steps, block)
-        run_block = jax.checkpoint(lambda s: steps(s, block))
-        state = lax.scan(lambda c, _: (run_block(c), None), state, None, length=n_blocks)[0]
-        return steps(state, rest)
+        return steps
+
+    def _run(self, state, n_steps, params, checkpoint=None):
+        return self._stepper(params, checkpoint)(state, n_steps)
+
+    def _trajectory(self, state, params, outer_steps, inner_steps, post_process, checkpoint):
+        steps = self._stepper(params, checkpoint)
+
+        def block(s, _):
+            s = steps(s, inner_steps)
+            return s, (s if post_process is None else post_process(s))
+
+        return lax.scan(block, state, None, length=outer_steps)
+
+    def trajectory(self, state: State, params: Params | None = None, outer_steps: int = 1,
+                   inner_steps: int = 1, post_process=None, checkpoint: str | None = None):
+        """``outer_steps`` snapshots, one every ``inner_steps`` steps (jitted).
+
+        Returns ``(final_state, snapshots)``: ``snapshots`` is the state (or
+        ``post_process(state)``, any pytree) after steps inner_steps,
+        2 inner_steps, ..., stacked along a new leading axis of length
+        ``outer_steps`` (the initial state is not included); ``final_state``
+        is the last of them, unprocessed. Like :meth:`run`, it works under
+        ``jax.grad``, ``jax.jvp`` and ``jax.vmap``, on any number of ranks,
+        with the same ``checkpoint`` modes (applied within each block of
+        ``inner_steps``); the final state equals
+        ``run(state, outer_steps * inner_steps)`` bit for bit. In the spirit
+        of Dinosaur's ``trajectory_from_step``.
+        """
+        params = self.params if params is None else params
+        for name, value in (("outer_steps", outer_steps), ("inner_steps", inner_steps)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if checkpoint not in CHECKPOINT_MODES:
+            raise ValueError(f"unknown checkpoint mode {checkpoint!r}; valid: "
+                             f"{', '.join(map(str, CHECKPOINT_MODES))}")
+        return self._trajectory_compiled(state, params, int(outer_steps), int(inner_steps),
+                                         post_process, checkpoint)
 
     def run(self, state: State, n_steps: int, params: Params | None = None,
             checkpoint: str | None = None) -> State:

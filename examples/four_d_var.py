@@ -96,8 +96,9 @@ def main():
     import optax
     from jax import lax
 
-    from dycore import Config, Simulation
-    from dycore.boundary import SCALAR, X_MOMENTUM, Y_MOMENTUM
+    from dycore import Config, Simulation, runtime
+    runtime.configure()  # float64, bit-for-bit XLA:CPU setting
+    from dycore.equations.shallow_water import FIELDS
     from dycore.state import State
 
     n_windows = args.steps // args.obs_every
@@ -113,14 +114,14 @@ def main():
     h_b = background.h
     u_b, v_b = background.hu / h_b, background.hv / h_b
     norm = unit_variance_factor(ALPHA, SMOOTHING)
-    parities = (SCALAR, X_MOMENTUM, Y_MOMENTUM)
+    kinds = FIELDS  # h, u, v transform like h, hu, hv (a scalar and a vector)
     sigmas = (SIGMA_H, SIGMA_U, SIGMA_U)
 
     def correlate(v):
         """L v: (h, u, v) perturbations (m, m/s) from whitened fields (a tuple of 3)."""
         fields = tuple(v)
         for _ in range(SMOOTHING):
-            padded = sim.fill(fields, parities)
+            padded = sim.fill(fields, kinds)
             H = sim.halo
             fields = tuple(
                 q + ALPHA * (p[H:-H, H + 1:p.shape[1] - H + 1] + p[H:-H, H - 1:-H - 1]

@@ -137,7 +137,8 @@ def main():
     import optax
     from jax import lax
 
-    from dycore import Config, Simulation
+    from dycore import Config, Simulation, runtime
+    runtime.configure()  # float64, bit-for-bit XLA:CPU setting
     from dycore.state import State
 
     n_fine, factor = 4 * args.n, 4

@@ -91,7 +91,8 @@ def main():
     import numpy as np
     from jax import lax
 
-    from dycore import Config, Simulation
+    from dycore import Config, Simulation, runtime
+    runtime.configure()  # float64, bit-for-bit XLA:CPU setting
     from dycore.state import State
 
     n_windows = args.steps // args.obs_every

@@ -1,13 +1,17 @@
-"""Everything that knows about MPI: process grid, halo exchange, reductions.
+"""Everything that knows about MPI: topology, halo exchange, reductions.
 
-The numerics in ``dycore`` receive a *context* from here and never import
-mpi4py or mpi4jax. A context provides, for the calling process:
+A generic layer: it knows nothing about the equations solved on top of it
+and imports nothing from ``dycore``. The numerics receive a *context* from
+here and never import mpi4py or mpi4jax. A context provides, for the
+calling process:
 
-- ``tile``: the :class:`dycore.grid.Tile` this rank owns;
+- ``tile``: the :class:`parallel.topology.Box` of cells this rank owns;
 - ``rank``, ``size``, ``is_root``;
-- ``halo_filler(boundaries, halo)``: a function ``fill(fields, parities)``
-  that pads interior arrays with ``halo`` ghost cells (neighbour exchange or
-  physical boundary, whichever applies to each side);
+- ``halo_filler(boundaries, halo, topology=None)``: a function
+  ``fill(fields, kinds)`` that pads interior arrays with ``halo`` ghost
+  cells (neighbour exchange or physical boundary, whichever applies to each
+  side; ``kinds`` says which fields are vector components,
+  :mod:`parallel.ghosts`);
 - ``global_sum(x)``: differentiable sum of a local array over all cells of
   all ranks; ``global_max(x)`` and ``global_min(x)``: max/min over ranks;
 - ``replicate(x)``: marks ``x`` as one value held by every rank (a
@@ -16,15 +20,18 @@ mpi4py or mpi4jax. A context provides, for the calling process:
 - ``gather(local)``: the global numpy array on the root rank (None elsewhere);
 - ``scatter(global_array)``: this rank's tile of an array given on the root;
 - ``reproducible_sum(local)``: a float, identical for every rank count;
-- ``bcast(obj)`` and ``barrier()`` for the driver.
+- ``bcast(obj)``, ``allgather(obj)`` and ``barrier()`` for the driver.
 
 :func:`make_context` picks the serial context (no MPI import at all) when
 there is one process and no communicator was given, and the MPI context
-otherwise.
+otherwise. Errors are :class:`parallel.errors.DecompositionError`.
 """
 from __future__ import annotations
 
 import os
+
+from parallel.errors import DecompositionError
+from parallel.serial import SerialContext
 
 
 def launched_with_several_ranks() -> bool:
@@ -50,30 +57,22 @@ def world_duplicate():
 
 
 def make_context(grid, halo: int, procs=None, comm=None):
-    """The parallel context for this process (see the module docstring)."""
+    """The parallel context for this process (see the module docstring).
+
+    grid: the global grid, anything with ``nx`` and ``ny`` (cells)
+    """
     if comm is None and not launched_with_several_ranks():
         if procs is not None and tuple(procs) != (1, 1):
-            from dycore.config import ConfigError
-
-            raise ConfigError(f"config key 'procs': {procs[0]}x{procs[1]} process grid "
-                              f"needs {procs[0] * procs[1]} MPI ranks, but this is a single "
-                              f"process (start it with mpirun -n {procs[0] * procs[1]})")
-        from parallel.serial import SerialContext
-
+            raise DecompositionError(
+                f"config key 'procs': {procs[0]}x{procs[1]} process grid needs "
+                f"{procs[0] * procs[1]} MPI ranks, but this is a single process (start it "
+                f"with mpirun -n {procs[0] * procs[1]})", key="procs")
         return SerialContext(grid, halo)
+    # Imported here: a serial run never loads mpi4py or mpi4jax.
     from parallel.mpi import MPIContext
 
     return MPIContext(grid, halo, procs=procs, comm=comm)
 
 
-def __getattr__(name):
-    """``parallel.SerialContext``, imported on first use (avoids an import cycle
-    parallel -> parallel.serial -> dycore -> dycore.simulation -> parallel)."""
-    if name == "SerialContext":
-        from parallel.serial import SerialContext
-
-        return SerialContext
-    raise AttributeError(f"module 'parallel' has no attribute {name!r}")
-
-
-__all__ = ["SerialContext", "make_context", "launched_with_several_ranks"]
+__all__ = ["DecompositionError", "SerialContext", "launched_with_several_ranks", "make_context",
+           "world_duplicate"]

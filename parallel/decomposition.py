@@ -14,8 +14,8 @@ Conventions
   periodic direction the neighbour wraps around and, with a single rank
   along that direction, is the rank itself.
 
-Errors are :class:`dycore.config.ConfigError` with one-line messages that
-name the config key to change.
+Errors are :class:`parallel.errors.DecompositionError` with one-line
+messages that name the setting to change (its ``key``).
 """
 from __future__ import annotations
 
@@ -23,10 +23,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from dycore.config import ConfigError
-from dycore.grid import Grid, Tile
-
-SIDES = ("west", "east", "south", "north")
+from parallel.errors import DecompositionError
+from parallel.topology import Box
 
 
 def split(n: int, parts: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -73,8 +71,8 @@ def choose_procs(n_ranks: int, nx: int, ny: int, min_cells: int = 1) -> tuple[in
 
 def parse_procs(procs) -> tuple[int, int]:
     """``procs`` as a (PX, PY) tuple of positive integers."""
-    bad = ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "
-                      f"got {procs!r}")
+    bad = DecompositionError(f"config key 'procs': must be two positive integers [PX, PY], "
+                             f"got {procs!r}", key="procs")
     try:
         px, py = procs
     except (TypeError, ValueError):
@@ -89,8 +87,9 @@ def check_procs(procs, n_ranks: int) -> tuple[int, int]:
     """``procs`` as a (PX, PY) tuple, checked against the number of ranks."""
     px, py = parse_procs(procs)
     if px * py != n_ranks:
-        raise ConfigError(f"config key 'procs': a {px}x{py} process grid needs {px * py} MPI "
-                          f"ranks but {n_ranks} were started (PX*PY must equal the rank count)")
+        raise DecompositionError(f"config key 'procs': a {px}x{py} process grid needs "
+                                 f"{px * py} MPI ranks but {n_ranks} were started (PX*PY must "
+                                 f"equal the rank count)", key="procs")
     return px, py
 
 
@@ -111,16 +110,16 @@ class Neighbours:
 class Decomposition:
     """A ``PX x PY`` process grid over ``grid`` for a scheme of ``halo`` ghost cells.
 
-    grid:        the global :class:`dycore.grid.Grid`
+    grid:        the global grid: anything with ``nx`` and ``ny`` (cells)
     procs:       (PX, PY) ranks along x and y
     halo:        ghost-cell width of the scheme (cells)
     periodic_x:  whether x wraps around (west and east neighbours of the edge tiles)
     periodic_y:  same for y
 
-    Raises ConfigError when a tile would be narrower than ``halo``.
+    Raises DecompositionError when a tile would be narrower than ``halo``.
     """
 
-    def __init__(self, grid: Grid, procs, halo: int, periodic_x: bool = False,
+    def __init__(self, grid, procs, halo: int, periodic_x: bool = False,
                  periodic_y: bool = False):
         self.grid = grid
         self.procs = parse_procs(procs)
@@ -133,7 +132,7 @@ class Decomposition:
         self._check_widths()
 
     @classmethod
-    def for_ranks(cls, grid: Grid, n_ranks: int, halo: int, procs=None,
+    def for_ranks(cls, grid, n_ranks: int, halo: int, procs=None,
                   periodic_x: bool = False, periodic_y: bool = False) -> "Decomposition":
         """The decomposition for ``n_ranks`` ranks; ``procs=None`` chooses one."""
         if procs is None:
@@ -147,13 +146,15 @@ class Decomposition:
             narrowest = min(sizes)
             if parts > 1 and narrowest < self.halo:
                 most = max(n // self.halo, 1)
-                raise ConfigError(
+                raise DecompositionError(
                     f"config key {key!r}: {n} cells over {parts} ranks along {axis} give tiles "
                     f"of {narrowest} cells, narrower than the scheme's halo of {self.halo}; "
-                    f"use at most {most} ranks along {axis} (config key 'procs') or more cells")
+                    f"use at most {most} ranks along {axis} (config key 'procs') or more cells",
+                    key=key)
             if parts == 1 and periodic and n < self.halo:
-                raise ConfigError(f"config key {key!r}: a periodic direction needs at least "
-                                  f"{self.halo} cells for this scheme's halo, got {n}")
+                raise DecompositionError(f"config key {key!r}: a periodic direction needs at "
+                                         f"least {self.halo} cells for this scheme's halo, "
+                                         f"got {n}", key=key)
 
     # ------------------------------------------------------------ geometry
     @property
@@ -169,13 +170,12 @@ class Decomposition:
     def rank_of(self, px: int, py: int) -> int:
         return py * self.procs[0] + px
 
-    def tile(self, rank: int) -> Tile:
+    def tile(self, rank: int) -> Box:
         """The tile (global offsets and sizes, in cells) owned by ``rank``."""
         px, py = self.coords(rank)
-        return Tile(self.grid, self.x_offsets[px], self.y_offsets[py],
-                    self.x_sizes[px], self.y_sizes[py])
+        return Box(self.x_offsets[px], self.y_offsets[py], self.x_sizes[px], self.y_sizes[py])
 
-    def tiles(self) -> list[Tile]:
+    def tiles(self) -> list[Box]:
         """The tiles of all ranks, in rank order."""
         return [self.tile(r) for r in range(self.size)]
 

@@ -1,143 +1,202 @@
-"""Halo (ghost-cell) exchange between the tiles of a decomposed grid.
+"""Halo (ghost-cell) filling on any topology (:mod:`parallel.topology`).
 
-:func:`make_halo_filler` builds a filler with the signature of
-:func:`dycore.boundary.serial_halo_filler`: ``fill(fields, parities)`` takes
-interior (ny, nx) arrays of this rank's tile and returns them padded by
-``halo`` cells on every side. Per direction it does, like the serial filler,
-x first on the interior rows and then y over the full padded width, so the
-corners come from the diagonal neighbour in two hops. Each side of the tile
+:func:`make_halo_filler` builds ``fill(fields, kinds)`` for one rank: it
+takes interior (..., ny, nx) arrays of the rank's tile and returns them
+padded by ``halo`` cells on every side. ``kinds[k]`` says how field k
+transforms (:class:`parallel.ghosts.FieldKind`: scalar or vector
+component). Each side of the tile gets
 
-- with a neighbouring rank gets that rank's edge cells through an MPI
-  sendrecv (:mod:`parallel.messages`: differentiable in both modes);
-- at a non-periodic domain edge gets the physical ghosts of
-  :func:`dycore.boundary.physical_ghosts` (wall/open, with parity signs);
-- in a periodic direction with a single rank along it wraps locally
-  (:func:`dycore.boundary.physical_ghosts`), with no MPI traffic at all.
+- across a link to another rank: that rank's edge strip at the glued side,
+  sent as one message per link carrying all fields, turned into our frame by
+  the link's orientation (vector components permuted and signed);
+- across a link to the rank itself (a periodic axis with one rank): the
+  same, taken locally, with no message;
+- at a physical boundary: the boundary condition (:mod:`parallel.ghosts`).
 
-The padded arrays are built as in the serial filler: a zero frame around the
-interior (:func:`dycore.boundary.frame`) with the ghost strips written in
-place (:func:`dycore.boundary.place`), one pass over memory. The y messages
-and y ghosts are made from the x-padded edge rows
-(:func:`dycore.boundary.x_padded_edges`): the same numbers as the rows of the
-x-padded tile, with the x ghosts (from the x neighbours) in the corners.
+Corners. The fill runs in two phases. Phase 1 fills the x sides (west,
+east) on the interior rows; phase 2 fills the y sides over the full padded
+width, and what crosses a y side is the neighbour's edge rows *extended by
+its own phase-1 ghosts*. So a corner block holds the cells that the
+neighbour across our y side holds beyond the end of the shared edge: on a
+Cartesian grid the diagonal neighbour's cells (two hops), next to a wall
+the mirror of our x ghosts. Where a link transposes axes (an x side glued
+to a y side, as on a cube), phase 1 fills all four sides and in phase 2
+every link whose either end is a y side is exchanged again with the
+extended strips; then a corner holds what the neighbour across our y side
+got in phase 1 from *its* neighbour across the side that meets the shared
+edge at that end: where three tiles meet (a cube vertex) that is the third
+tile's cells next to the neighbour's edge. Corner cells are thus always
+finite copies of real cells.
 
-Because ghosts are copies of the same numbers the serial filler copies, the
-padded tiles equal the corresponding windows of the serially padded global
-array bit for bit.
-
-Messages: all fields of one call are stacked into a single buffer per
-shift direction (4 sendrecvs per fill on a 2D process grid, 2 with one
-rank along an axis, none on one rank). Every rank of an axis with several
-ranks posts the same sendrecvs in the same order, with ``MPI.PROC_NULL`` as
-partner across a non-periodic edge, so pairings always match and there is
-no deadlock, in the forward pass and in the transposed (backward) pass.
-
-Subtleties (each one was a real failure without the measure taken):
-
-- A receive from ``PROC_NULL`` leaves MPI's output buffer unwritten
-  (arbitrary contents), and in the backward pass the transposed sendrecv of
-  a message that went to ``PROC_NULL`` receives from ``PROC_NULL``;
-  :func:`parallel.messages.exchange` returns zeros there, so unwritten data
-  never reaches a value or a cotangent.
-- A message to ``PROC_NULL`` still carries the real edge cells, not zeros:
-  with a constant buffer XLA scheduled the message before the computation
-  of the stage it belongs to, where it waited for its partner, and 2 ranks
-  took turns computing (measured: 162 instead of 97 ms/step/Mcell).
-- An unused sendrecv result gets a symbolic-zero cotangent, which mpi4jax's
-  transpose rule cannot bind (TypeError); the ``where`` keeps every result
-  used.
-- mpi4jax's ``sendrecv`` runs in reverse mode only (``jax.jvp`` raises), so
-  messages go through :func:`parallel.messages.exchange`, a primitive whose
-  JVP is the same message of the tangent and whose transpose is the message
-  sent back: the fill works under ``jax.jvp`` and ``jax.grad`` alike.
-- Every rank must run the same sequence of operations around a sendrecv,
-  not only the same sendrecvs: under ``jax.vmap`` the position of the batch
-  axis in a message buffer follows the operations that built it, and the
-  receiver reads the bytes with its own layout. Hence the ``where`` is applied
-  on every rank (with a True or False predicate), never only on edge ranks.
+Messages are pairwise (``transport(buffer, partner, tag)`` sends ours and
+returns theirs), posted in the deadlock-free round order of
+:func:`parallel.topology.exchange_rounds`. With the Cartesian grid that is
+one message per neighbouring rank per phase: at most 4 per fill, none on
+one rank. Because ghosts are copies (and sign changes) of the same numbers,
+a padded tile equals the corresponding window of the serially padded
+global array bit for bit.
 """
 from __future__ import annotations
 
 import jax.numpy as jnp
-from jax import lax
 
-from dycore.boundary import Boundaries, frame, physical_ghosts, place, x_padded_edges
+from parallel.ghosts import (SIDES, edge_rows, frame, physical_ghosts, place, side_axis_end,
+                             strip, wall_parity, x_padded_edges, y_extended_columns)
+from parallel.topology import exchange_rounds, is_axis_aligned
 
-# One tag per shift direction: sends towards the hi/lo neighbour along x/y.
-_TAGS = {(-1, "hi"): 11, (-1, "lo"): 12, (-2, "hi"): 21, (-2, "lo"): 22}
-
-
-def _strip(q, halo: int, axis: int, end: str):
-    n = q.shape[axis]
-    if end == "lo":
-        return lax.slice_in_dim(q, 0, halo, axis=axis)
-    return lax.slice_in_dim(q, n - halo, n, axis=axis)
+X_SIDES = ("west", "east")
+Y_SIDES = ("south", "north")
+PHASE_TAGS = (100, 200)  # tag = phase base + round number (rounds are few)
 
 
-def make_halo_filler(decomposition, rank: int, boundaries: Boundaries, halo: int, comm):
-    """A halo filler for ``rank`` of ``decomposition`` exchanging over ``comm``.
+def _partners(kinds):
+    """For each field, {component: field index} of its vector (None for scalars)."""
+    groups: dict = {}
+    for k, kind in enumerate(kinds):
+        vector = getattr(kind, "vector", None)
+        if vector is not None:
+            groups.setdefault(vector, {})[kind.component] = k
+    return [None if getattr(kind, "vector", None) is None else groups[kind.vector]
+            for kind in kinds]
 
-    decomposition: a :class:`parallel.decomposition.Decomposition` whose
-                   periodicity matches ``boundaries``
-    halo:          ghost-cell width (cells); at most the narrowest tile
-    comm:          the mpi4py communicator mpi4jax uses (best a private clone)
+
+def _oriented(blocks, orientation, kinds, partners):
+    """The neighbour's strips (one per field) in our frame."""
+    if orientation.is_identity:
+        return list(blocks)
+    turned = [orientation.apply(b) for b in blocks]
+    out = []
+    for k, kind in enumerate(kinds):
+        if partners[k] is None:
+            out.append(turned[k])
+            continue
+        source, sign = orientation.component(kind.component)
+        value = turned[partners[k][source]]
+        out.append(value if sign == 1 else -value)
+    return out
+
+
+class _Plan:
+    """What one rank does per phase: sides, links, message rounds."""
+
+    def __init__(self, topology, rank):
+        self.links = {side: topology.link(rank, side) for side in SIDES}
+        self.aligned = is_axis_aligned(topology)
+        self.boundary = {side: topology.boundary(rank, side) for side in SIDES
+                         if self.links[side] is None}
+        if self.aligned:
+            phases = ((X_SIDES, lambda s, t: True), (Y_SIDES, lambda s, t: True))
+        else:
+            phases = ((SIDES, lambda s, t: True),
+                      (SIDES, lambda s, t: s in Y_SIDES or t in Y_SIDES))
+        self.phases = []
+        for sides, wanted in phases:
+            rounds = exchange_rounds(topology, sides, wanted)
+            remote = sorted(((rounds[(rank, s)], s) for s in sides if (rank, s) in rounds))
+            self.phases.append((sides, remote))
+
+
+def make_halo_filler(topology, rank: int, halo: int, transport=None):
+    """``fill(fields, kinds)`` for ``rank`` of ``topology`` (see the module docstring).
+
+    transport: ``transport(buffer, partner_rank, tag) -> buffer`` (an MPI
+               sendrecv with the partner); needed only if some link goes to
+               another rank.
     """
-    neighbours = decomposition.neighbours(rank)
-    exchanged_axes = tuple(axis for axis in (-1, -2) if decomposition.parts_along(axis) > 1)
-    if exchanged_axes:
-        from mpi4py import MPI
+    plan = _Plan(topology, rank)
+    H = int(halo)
+    if transport is None and any(plan.phases[p][1] for p in (0, 1)):
+        raise ValueError(f"rank {rank} has links to other ranks: a transport is needed")
 
-        from parallel.messages import exchange
+    def exchange(phase, pieces_at):
+        """{side: received strips (list per field)} for this phase's remote links."""
+        received = {}
+        for round_, side in plan.phases[phase][1]:
+            got = transport(jnp.stack(pieces_at(side)), plan.links[side].rank,
+                            PHASE_TAGS[phase] + round_)
+            received[side] = [got[k] for k in range(got.shape[0])]
+        return received
 
-        proc_null = MPI.PROC_NULL
+    def ghosts(side, pieces_at, received, fields, kinds, partners, physical):
+        link = plan.links[side]
+        if link is None:
+            axis, end = side_axis_end(side)
+            index = 0 if axis == -1 else 1
+            return [physical(k, side, plan.boundary[side], wall_parity(kind)[index])
+                    for k, kind in enumerate(kinds)]
+        blocks = (received[side] if link.rank != rank
+                  else pieces_at(link.orientation.glued_side(side)))
+        return _oriented(blocks, link.orientation, kinds, partners)
 
-    def shift(strips, source, dest, tag):
-        """Send ``strips`` to ``dest``, return what ``source`` sends (both may be None)."""
-        # The real strips even towards PROC_NULL (see the module docstring).
-        return exchange(jnp.stack(strips), proc_null if source is None else source,
-                        proc_null if dest is None else dest, tag, comm)
+    def fill_group(fields, kinds, local):
+        """Pad ``fields`` together. ``local``: no messages, and the padded
+        array is built side by side with its ghosts (the order in which the
+        backward pass then sums the cotangents of a field is the one the
+        single-process fill always had)."""
+        partners = _partners(kinds)
+        frames = [frame(q, H) for q in fields] if local else None
 
-    def ghosts_along(cores, signs, axis):
-        """Per field, the (lo, hi) ghost strips along ``axis`` of ``cores``.
+        def interior_strips(side):
+            return [strip(q, H, side) for q in fields]
 
-        ``cores``: the interior arrays (x), or their x-padded edge rows
-        (y, :func:`dycore.boundary.x_padded_edges`).
-        """
-        if axis not in exchanged_axes:
-            return [tuple(physical_ghosts(c, halo, axis, end, boundaries.side(axis, end), sign)
-                          for end in ("lo", "hi")) for c, sign in zip(cores, signs)]
-        lo_rank, hi_rank = neighbours.along(axis)
-        # Towards hi: my hi strip feeds the lo ghosts of the hi neighbour.
-        from_lo = shift([_strip(c, halo, axis, "hi") for c in cores], lo_rank, hi_rank,
-                        _TAGS[axis, "hi"])
-        from_hi = shift([_strip(c, halo, axis, "lo") for c in cores], hi_rank, lo_rank,
-                        _TAGS[axis, "lo"])
+        def physical_1(k, side, kind, sign):
+            axis, end = side_axis_end(side)
+            return physical_ghosts(fields[k], H, axis, end, kind, sign)
+
+        # Phase 1: interior-length strips.
+        got = exchange(0, interior_strips)
+        g1 = {}
+        for side in plan.phases[0][0]:
+            g1[side] = ghosts(side, interior_strips, got, fields, kinds, partners, physical_1)
+            if local and side in X_SIDES:
+                axis, end = side_axis_end(side)
+                frames = [place(p, g, H, axis, end) for p, g in zip(frames, g1[side])]
+
+        # Phase 2: strips extended by the phase-1 ghosts (corners included).
+        edges = [x_padded_edges(q, w, e, H) for q, w, e in zip(fields, g1["west"], g1["east"])]
+
+        def extended(side):
+            end = side_axis_end(side)[1]
+            if side in Y_SIDES:
+                return [edge_rows(rows, H, end) for rows in edges]
+            return [y_extended_columns(q, s, n, H, end)
+                    for q, s, n in zip(fields, g1["south"], g1["north"])]
+
+        def physical_2(k, side, kind, sign):
+            end = side_axis_end(side)[1]
+            return physical_ghosts(edges[k], H, -2, end, kind, sign)
+
+        got = exchange(1, extended)
+        g2 = {}
+        for side in Y_SIDES:
+            g2[side] = ghosts(side, extended, got, fields, kinds, partners, physical_2)
+            if local:
+                end = side_axis_end(side)[1]
+                frames = [place(p, g, H, -2, end) for p, g in zip(frames, g2[side])]
+        if local:
+            return frames
         out = []
-        for k, (c, sign) in enumerate(zip(cores, signs)):
-            ghosts = []
-            for end, nbr, got in (("lo", lo_rank, from_lo), ("hi", hi_rank, from_hi)):
-                # Computed on every rank (see above); where a neighbour exists
-                # it is discarded (for 'periodic' it is a meaningless local wrap).
-                kind = boundaries.side(axis, end)
-                phys = physical_ghosts(c, halo, axis, end, kind, sign)
-                ghosts.append(jnp.where(nbr is not None, got[k], phys))
-            out.append(tuple(ghosts))
+        for k, q in enumerate(fields):
+            p = frame(q, H)
+            p = place(place(p, g1["west"][k], H, -1, "lo"), g1["east"][k], H, -1, "hi")
+            p = place(place(p, g2["south"][k], H, -2, "lo"), g2["north"][k], H, -2, "hi")
+            out.append(p)
         return out
 
-    def fill(fields, parities):
+    # One field at a time where no link needs messages or turns axes.
+    separable = not any(plan.phases[p][1] for p in (0, 1)) and all(
+        link is None or link.orientation.is_identity for link in plan.links.values())
+
+    def fill(fields, kinds):
         fields = list(fields)
         dtypes = [q.dtype for q in fields]
         common = jnp.result_type(*dtypes)
         fields = [q.astype(common) for q in fields]
-        x_ghosts = ghosts_along(fields, [p[0] for p in parities], -1)
-        edges = [x_padded_edges(q, lo, hi, halo) for q, (lo, hi) in zip(fields, x_ghosts)]
-        y_ghosts = ghosts_along(edges, [p[1] for p in parities], -2)
-        out = []
-        for q, (xlo, xhi), (ylo, yhi), dt in zip(fields, x_ghosts, y_ghosts, dtypes):
-            p = frame(q, halo)
-            p = place(place(p, xlo, halo, -1, "lo"), xhi, halo, -1, "hi")
-            p = place(place(p, ylo, halo, -2, "lo"), yhi, halo, -2, "hi")
-            out.append(p.astype(dt))
-        return tuple(out)
+        kinds = list(kinds)
+        if separable:
+            padded = [fill_group([q], [kind], True)[0] for q, kind in zip(fields, kinds)]
+        else:
+            padded = fill_group(fields, kinds, False)
+        return tuple(p.astype(dt) for p, dt in zip(padded, dtypes))
 
     return fill

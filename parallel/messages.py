@@ -30,9 +30,10 @@ messages on every rank) and carries both rules. Every rank binds the same
 messages in the same order in all modes; symbolic-zero cotangents are
 instantiated so that a rank never skips a message its partner posts.
 
-Under ``jax.vmap`` the batch axis stays where it is and the message carries
-the whole batch (every rank must build its buffers with the same layout).
-Uses mpi4jax's private ``ordered_effect`` (pinned mpi4jax version).
+Under ``jax.vmap`` the batch axis is moved to the front of the buffer and
+the message carries the whole batch: sender and receiver then agree on the
+layout whatever operations built their buffers. Uses mpi4jax's private
+``ordered_effect`` through :mod:`parallel.compat`.
 """
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ import mpi4jax
 from jax.core import ShapedArray
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
-from mpi4jax._src.utils import ordered_effect, unpack_hashable, wrap_as_hashable
 from mpi4py import MPI
+
+from parallel.compat import ordered_effect, unpack_hashable, wrap_as_hashable
 
 exchange_p = Primitive("dycore_halo_exchange")
 
@@ -72,7 +74,8 @@ def _transpose(cotangent, buf, *, source, dest, tag, comm):
 
 
 def _batch(args, dims, **params):
-    return exchange_p.bind(*args, **params), dims[0]
+    buf = jnp.moveaxis(args[0], dims[0], 0)
+    return exchange_p.bind(buf, **params), 0
 
 
 exchange_p.def_impl(_sendrecv)

@@ -17,7 +17,7 @@ Reductions:
   parameter is the global gradient on every rank. mpi4jax implements exactly
   this as the transposed form of its allreduce primitive (``transpose=True``:
   identity forward, tangent mapped alike, transpose an allreduce SUM), which
-  is used here through its private module (pinned mpi4jax version);
+  is used here through :mod:`parallel.compat` (the one home of private APIs);
 - :meth:`global_max`/:meth:`global_min` (for the CFL time step) stop the
   gradient of their argument, because mpi4jax has no AD rule for MAX/MIN;
 - :meth:`reproducible_sum` gathers the values to the root and sums them with
@@ -27,8 +27,8 @@ On a communicator of one rank the reductions are local and the halo filler
 posts no message at all.
 
 Importing this module also lets mpi4jax's ordered effect through
-``jax.checkpoint`` (see :func:`allow_mpi_in_checkpoint`), which
-``Simulation.run(..., checkpoint="step"/"nested")`` needs under ``jax.grad``.
+``jax.checkpoint`` (:func:`parallel.compat.allow_mpi_in_checkpoint`), which
+checkpointed reverse-mode runs need.
 """
 from __future__ import annotations
 
@@ -39,38 +39,21 @@ import numpy as np
 from jax import lax
 from mpi4py import MPI
 
+from parallel.compat import allow_mpi_in_checkpoint, transposed_allreduce_sum
 from parallel.decomposition import Decomposition
 from parallel.halo import make_halo_filler
+from parallel.messages import exchange
+from parallel.topology import CartesianTopology
 
 ROOT = 0
 
-
-def allow_mpi_in_checkpoint() -> bool:
-    """Register mpi4jax's ordered effect as allowed inside ``jax.checkpoint``.
-
-    Without it, ``jax.grad`` through a checkpointed (rematerialised) function
-    that exchanges halos fails with "Effects not supported in partial-eval of
-    checkpoint/remat". Recomputing a forward segment in the backward pass
-    repeats its sendrecvs, which is safe because every rank recomputes the
-    same segments in the same order. Uses private registries of JAX and
-    mpi4jax (pinned versions); returns False if they moved.
-    """
-    try:
-        from jax._src import effects
-        from mpi4jax._src.utils import OrderedMPIEffect
-    except ImportError:
-        return False
-    effects.remat_allowed_effects.add_type(OrderedMPIEffect)
-    return True
-
-
-MPI_IN_CHECKPOINT = allow_mpi_in_checkpoint()
+allow_mpi_in_checkpoint()
 
 
 class MPIContext:
     """Context for this rank of ``comm`` (see :mod:`parallel`).
 
-    grid:  the global :class:`dycore.grid.Grid`
+    grid:  the global grid, anything with ``nx`` and ``ny`` (cells)
     halo:  ghost-cell width of the scheme (cells)
     procs: (PX, PY) process grid, or None to choose one from the rank count
     comm:  an mpi4py intracommunicator, None for ``MPI.COMM_WORLD``
@@ -90,12 +73,20 @@ class MPIContext:
         self._jax_comm = self.comm.Clone() if self.size > 1 else None
 
     # ------------------------------------------------------------ halo
-    def halo_filler(self, boundaries, halo: int):
-        """``fill(fields, parities)`` for this rank (see :mod:`parallel.halo`)."""
-        decomposition = Decomposition(self.grid, self.procs, halo,
-                                      periodic_x=boundaries.periodic(-1),
-                                      periodic_y=boundaries.periodic(-2))
-        return make_halo_filler(decomposition, self.rank, boundaries, halo, self._jax_comm)
+    def halo_filler(self, boundaries, halo: int, topology=None):
+        """``fill(fields, kinds)`` for this rank (see :mod:`parallel.halo`), on
+        the Cartesian topology of ``boundaries`` unless ``topology`` is given."""
+        if topology is None:
+            decomposition = Decomposition(self.grid, self.procs, halo,
+                                          periodic_x=boundaries.periodic(-1),
+                                          periodic_y=boundaries.periodic(-2))
+            topology = CartesianTopology(decomposition, boundaries)
+        comm = self._jax_comm
+
+        def transport(buffer, partner, tag):
+            return exchange(buffer, partner, partner, tag, comm)
+
+        return make_halo_filler(topology, self.rank, halo, transport)
 
     # ------------------------------------------------------------ reductions (jax)
     def _allreduce(self, x, op):
@@ -117,11 +108,7 @@ class MPIContext:
         """
         if self.size == 1:
             return x
-        from mpi4jax._src.collective_ops.allreduce import mpi_allreduce_p
-        from mpi4jax._src.utils import wrap_as_hashable
-
-        return mpi_allreduce_p.bind(jnp.asarray(x), op=wrap_as_hashable(MPI.SUM),
-                                    comm=wrap_as_hashable(self._jax_comm), transpose=True)
+        return transposed_allreduce_sum(jnp.asarray(x), self._jax_comm, MPI.SUM)
 
     def global_max(self, x):
         """Max over all cells of all ranks; gradient stopped (no AD rule for MAX)."""
@@ -184,6 +171,10 @@ class MPIContext:
     def bcast(self, obj):
         """``obj`` from the root rank, on every rank."""
         return self.comm.bcast(obj, root=ROOT)
+
+    def allgather(self, obj) -> list:
+        """Every rank's ``obj``, in rank order, on every rank (small objects)."""
+        return self.comm.allgather(obj)
 
     def barrier(self):
         self.comm.Barrier()

@@ -1,6 +1,6 @@
 """The single-process context: one tile covering the whole grid, physical
-boundaries on every side, reductions that are plain local operations.
-Imports no MPI, so ``python -m dycore.run`` works without mpirun."""
+boundaries or local periodic wrap on every side, reductions that are plain
+local operations. Imports no MPI, so a run without mpirun needs none."""
 from __future__ import annotations
 
 import math
@@ -8,12 +8,16 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from dycore.boundary import serial_halo_filler
-from dycore.config import ConfigError
+from parallel.decomposition import Decomposition
+from parallel.halo import make_halo_filler
+from parallel.topology import Box, CartesianTopology
 
 
 class SerialContext:
-    """Context for a run on one process (see :mod:`parallel`)."""
+    """Context for a run on one process (see :mod:`parallel`).
+
+    grid: the global grid, anything with ``nx`` and ``ny`` (cells)
+    """
 
     rank = 0
     size = 1
@@ -22,15 +26,18 @@ class SerialContext:
 
     def __init__(self, grid, halo: int):
         self.grid = grid
-        self.tile = grid.whole_tile()
+        self.tile = Box(0, 0, grid.nx, grid.ny)
         self.halo = halo
 
-    def halo_filler(self, boundaries, halo: int):
-        for axis, n, name in ((-1, self.tile.nx, "nx"), (-2, self.tile.ny, "ny")):
-            if boundaries.periodic(axis) and n < halo:
-                raise ConfigError(f"config key {name!r}: a periodic direction needs at least "
-                                  f"{halo} cells for this scheme's halo, got {n}")
-        return serial_halo_filler(boundaries, halo)
+    def halo_filler(self, boundaries, halo: int, topology=None):
+        """``fill(fields, kinds)`` (:mod:`parallel.halo`); the Cartesian
+        topology of ``boundaries`` unless a one-rank ``topology`` is given."""
+        if topology is None:
+            decomposition = Decomposition(self.grid, (1, 1), halo,
+                                          periodic_x=boundaries.periodic(-1),
+                                          periodic_y=boundaries.periodic(-2))
+            topology = CartesianTopology(decomposition, boundaries)
+        return make_halo_filler(topology, 0, halo)
 
     def global_sum(self, x):
         return jnp.sum(x)
@@ -57,6 +64,9 @@ class SerialContext:
 
     def bcast(self, obj):
         return obj
+
+    def allgather(self, obj) -> list:
+        return [obj]
 
     def barrier(self):
         pass

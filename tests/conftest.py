@@ -1,7 +1,10 @@
-"""Shared test setup: float64 everywhere (the package also enables it)."""
+"""Shared test setup: float64 and the bit-for-bit XLA:CPU setting, as the
+driver uses them (``import dycore`` itself changes neither)."""
 import jax
 
-jax.config.update("jax_enable_x64", True)
+import dycore.runtime
+
+dycore.runtime.configure()
 
 # A persistent compilation cache shared by the serial and MPI runs of the
 # suite (and by later runs): most of the suite's time is XLA compilation.

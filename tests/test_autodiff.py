@@ -1,4 +1,4 @@
-"""Differentiation through the solver on one process (../shared/VERIFICATION.md):
+"""Differentiation through the solver on one process (docs/verification.md):
 dot-product test between jvp and vjp, Taylor test, gradients against
 central finite differences, checkpointing modes, and the closure hook.
 Multi-rank versions live in test_parallel_mpi.py."""

@@ -1,4 +1,4 @@
-"""Convergence against exact solutions (../shared/VERIFICATION.md).
+"""Convergence against exact solutions (docs/verification.md).
 
 - inertia-gravity wave (E3SM Polaris setup, 200/100/50 km): observed order
   >= 1.8 with MUSCL-MC and > 2.5 with WENO5-Z at fixed CFL;

@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 import dycore  # noqa: F401  (imported before parallel: dycore -> parallel order)
-from dycore.config import ConfigError
 from dycore.grid import Grid
+from parallel.errors import DecompositionError
 from parallel.decomposition import (Decomposition, check_procs, choose_procs, factor_pairs,
                                     split)
 
@@ -104,7 +104,7 @@ def _one_line(err) -> str:
 
 
 def test_procs_must_match_rank_count():
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DecompositionError) as err:
         check_procs((3, 2), 4)
     message = _one_line(err)
     assert message.startswith("config key 'procs'") and "3x2" in message and "4" in message
@@ -112,27 +112,27 @@ def test_procs_must_match_rank_count():
 
 @pytest.mark.parametrize("bad", [(0, 2), (2,), "2x2", (1.5, 2), (True, 1), (1, 1, 2)])
 def test_procs_must_be_two_positive_integers(bad):
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DecompositionError) as err:
         Decomposition.for_ranks(Grid(8, 8, 1.0, 1.0), 2, 2, procs=bad)
     assert _one_line(err).startswith("config key 'procs'")
 
 
 def test_tile_narrower_than_halo_names_nx_and_max_ranks():
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DecompositionError) as err:
         Decomposition(Grid(10, 40, 1.0, 1.0), (4, 1), 3)
     message = _one_line(err)
     assert message.startswith("config key 'nx'") and "at most 3 ranks along x" in message
 
 
 def test_tile_narrower_than_halo_names_ny():
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DecompositionError) as err:
         Decomposition(Grid(40, 8, 1.0, 1.0), (1, 3), 3)
     message = _one_line(err)
     assert message.startswith("config key 'ny'") and "at most 2 ranks along y" in message
 
 
 def test_single_periodic_rank_needs_halo_cells():
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DecompositionError) as err:
         Decomposition(Grid(2, 40, 1.0, 1.0), (1, 1), 3, periodic_x=True)
     assert _one_line(err).startswith("config key 'nx'")
 
@@ -142,7 +142,7 @@ def test_serial_make_context_rejects_multi_rank_procs():
 
     if launched_with_several_ranks():
         pytest.skip("started by mpirun with several ranks")
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(DecompositionError) as err:
         make_context(Grid(8, 8, 1.0, 1.0), 2, procs=(2, 1))
     assert _one_line(err).startswith("config key 'procs'")
 
@@ -168,8 +168,9 @@ def test_serial_simulation_loads_no_mpi_modules():
     step without mpi4py or mpi4jax ever being imported."""
     code = textwrap.dedent("""
         import sys
-        import dycore, dycore.simulation, dycore.boundary, parallel, parallel.decomposition
+        import dycore, dycore.simulation, parallel, parallel.decomposition, parallel.halo
         from dycore import Config, Simulation
+        dycore.runtime.configure()
         sim = Simulation(Config(case="inertia_gravity_wave", nx=12, ny=10))
         state = sim.run(sim.initial_state(), 1)
         assert type(sim.context).__name__ == "SerialContext", type(sim.context)

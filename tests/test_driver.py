@@ -252,7 +252,7 @@ def test_driver_on_all_ranks_equals_one_rank_bit_for_bit():
 
     from mpi4py import MPI
 
-    from dycore.io import read_restart
+    from dycore.driver.files import load_restart
     from dycore.run import main
 
     comm = MPI.COMM_WORLD
@@ -274,7 +274,7 @@ def test_driver_on_all_ranks_equals_one_rank_bit_for_bit():
                         state, t, _ = sim.advance(state, t, t_next)
                     for name in FIELDS:
                         np.testing.assert_array_equal(f[name][k], np.asarray(getattr(state, name)))
-            back, t_ck, _ = read_restart(os.path.join(folder, "out.restart.h5"), sim)
+            back, t_ck, _ = load_restart(os.path.join(folder, "out.restart.h5"), sim)
             assert t_ck == 0.2
             for name in FIELDS:
                 np.testing.assert_array_equal(np.asarray(getattr(back, name)),

@@ -1,10 +1,10 @@
-"""Rotating cases with exact answers (../shared/VERIFICATION.md):
+"""Rotating cases with exact answers (docs/verification.md):
 
 - steady geostrophic jet: an exact steady state of the nonlinear f-plane
   equations; the discrete drift after one day is small and falls at second
   order with resolution;
 - Kelvin wave along a wall: the error after one period falls with resolution
-  (the mirror-ghost wall limits the order to about 1.6-1.9, see README);
+  (the mirror-ghost wall limits the order to about 1.6-1.9, see docs/numerics.md);
 - geostrophic adjustment: the time mean of v over inertial periods
   approaches the balanced exponential profile.
 """

@@ -21,8 +21,8 @@ import pytest
 import dycore
 from dycore.config import Config, ConfigError
 from dycore.grid import Tile
-from dycore.io import (OutputWriter, config_from_attrs, config_from_json, consolidate,
-                       read_restart, read_restart_config, write_restart)
+from dycore.driver.files import load_restart, open_output, save_restart
+from dycore.io import config_from_attrs, config_from_json, consolidate, read_restart_config
 from dycore.state import State
 
 FIELDS = ("h", "hu", "hv")
@@ -110,14 +110,14 @@ def frames(sim):
 
 
 def write_serial(path, sim):
-    with OutputWriter(path, sim) as w:
+    with open_output(path, sim) as w:
         for state, t in frames(sim):
             w.write(state, t)
 
 
 def write_tiled(path, sim, px, py):
     def job(rank):
-        w = OutputWriter(path, rank)
+        w = open_output(path, rank)
         for state, t in frames(sim):
             w.write(local(state, rank.tile), t)
         w.close()
@@ -207,9 +207,9 @@ def test_output_path_errors(tmp_path, sim):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(dycore.io.OutputError, match="cannot create output"):
-        OutputWriter(blocker / "out.h5", sim)
+        open_output(blocker / "out.h5", sim)
     with pytest.raises(dycore.io.OutputError, match="is a directory"):
-        OutputWriter(tmp_path, sim)
+        open_output(tmp_path, sim)
 
 
 def test_output_creates_folders(tmp_path, sim):
@@ -220,8 +220,8 @@ def test_output_creates_folders(tmp_path, sim):
 # --------------------------------------------------------------- restart
 def test_restart_round_trip(tmp_path, sim):
     _, (state, _) = frames(sim)
-    write_restart(tmp_path / "ck.h5", sim, state, 1234.5, 77)
-    back, t, step = read_restart(tmp_path / "ck.h5", sim)
+    save_restart(tmp_path / "ck.h5", sim, state, 1234.5, 77)
+    back, t, step = load_restart(tmp_path / "ck.h5", sim)
     assert (t, step) == (1234.5, 77)
     for name in FIELDS:
         assert getattr(back, name).dtype == sim.dtype
@@ -237,15 +237,15 @@ def test_restart_across_rank_counts(tmp_path, sim, write_grid, read_grid):
     _, (state, _) = frames(sim)
     path = tmp_path / "ck.h5"
     if write_grid == (1, 1):
-        write_restart(path, sim, state, 10.0, 3)
+        save_restart(path, sim, state, 10.0, 3)
     else:
-        on_ranks(lambda r: write_restart(path, r, local(state, r.tile), 10.0, 3),
+        on_ranks(lambda r: save_restart(path, r, local(state, r.tile), 10.0, 3),
                  fake_ranks(sim, *write_grid))
     if read_grid == (1, 1):
-        results, tiles = [read_restart(path, sim)], [sim.tile]
+        results, tiles = [load_restart(path, sim)], [sim.tile]
     else:
         ranks = fake_ranks(sim, *read_grid)
-        results, tiles = on_ranks(lambda r: read_restart(path, r), ranks), [r.tile for r in ranks]
+        results, tiles = on_ranks(lambda r: load_restart(path, r), ranks), [r.tile for r in ranks]
     for (back, t, step), tile in zip(results, tiles):
         assert (t, step) == (10.0, 3)
         for name in FIELDS:
@@ -257,39 +257,39 @@ def test_tiled_restart_replaced_atomically(tmp_path, sim):
     (s0, _), (s1, _) = frames(sim)
     path = tmp_path / "ck.h5"
     ranks = fake_ranks(sim, 2, 2)
-    on_ranks(lambda r: write_restart(path, r, local(s0, r.tile), 1.0, 5), ranks)
-    on_ranks(lambda r: write_restart(path, r, local(s1, r.tile), 2.0, 9), fake_ranks(sim, 2, 2))
+    on_ranks(lambda r: save_restart(path, r, local(s0, r.tile), 1.0, 5), ranks)
+    on_ranks(lambda r: save_restart(path, r, local(s1, r.tile), 2.0, 9), fake_ranks(sim, 2, 2))
     assert sorted(os.listdir(tmp_path / "ck.h5.tiles")) == [
         f"step{9:012d}_rank{r:05d}.h5" for r in range(4)]
-    back, t, step = read_restart(path, sim)
+    back, t, step = load_restart(path, sim)
     assert (t, step) == (2.0, 9)
     np.testing.assert_array_equal(np.asarray(back.hu), np.asarray(s1.hu))
-    write_restart(path, sim, s0, 3.0, 11)  # one rank again: the tiles go
+    save_restart(path, sim, s0, 3.0, 11)  # one rank again: the tiles go
     assert not os.path.exists(tmp_path / "ck.h5.tiles")
 
 
 def test_restart_errors(tmp_path, sim):
     with pytest.raises(ConfigError, match="not found"):
-        read_restart(tmp_path / "missing.h5", sim)
+        load_restart(tmp_path / "missing.h5", sim)
     write_serial(tmp_path / "out.h5", sim)
     with pytest.raises(ConfigError, match="not a dycore restart file"):
-        read_restart(tmp_path / "out.h5", sim)
+        load_restart(tmp_path / "out.h5", sim)
     (tmp_path / "junk.h5").write_text("not hdf5")
     with pytest.raises(ConfigError, match="not a readable HDF5 file"):
-        read_restart(tmp_path / "junk.h5", sim)
-    write_restart(tmp_path / "ck.h5", sim, sim.initial_state(), 0.0, 0)
+        load_restart(tmp_path / "junk.h5", sim)
+    save_restart(tmp_path / "ck.h5", sim, sim.initial_state(), 0.0, 0)
     other = dycore.Simulation(Config(case="unstable_jet", nx=12, ny=7))
     with pytest.raises(ConfigError, match="'nx'"):
-        read_restart(tmp_path / "ck.h5", other)
+        load_restart(tmp_path / "ck.h5", other)
 
 
 def test_restart_with_missing_tiles_is_an_error(tmp_path, sim):
     path = tmp_path / "ck.h5"
-    on_ranks(lambda r: write_restart(path, r, local(sim.initial_state(), r.tile), 1.0, 1),
+    on_ranks(lambda r: save_restart(path, r, local(sim.initial_state(), r.tile), 1.0, 1),
              fake_ranks(sim, 2, 1))
     os.remove(tmp_path / "ck.h5.tiles" / f"step{1:012d}_rank{1:05d}.h5")
     with pytest.raises(ConfigError, match="missing or non-finite"):
-        read_restart(path, sim)
+        load_restart(path, sim)
 
 
 @pytest.fixture(scope="module")
@@ -304,11 +304,11 @@ def test_k_steps_restart_k_steps_equals_2k_steps(tmp_path, dam, tiled):
     state = dam.run(dam.initial_state(), k)
     path = tmp_path / "ck.h5"
     if tiled:  # written by 3 ranks, read back by 1
-        on_ranks(lambda r: write_restart(path, r, local(state, r.tile), k * 0.004, k),
+        on_ranks(lambda r: save_restart(path, r, local(state, r.tile), k * 0.004, k),
                  fake_ranks(dam, 3, 1))
     else:
-        write_restart(path, dam, state, k * 0.004, k)
-    restarted, t, step = read_restart(path, dam)
+        save_restart(path, dam, state, k * 0.004, k)
+    restarted, t, step = load_restart(path, dam)
     assert (t, step) == (k * 0.004, k)
     uninterrupted = dam.run(state, k)
     continued = dam.run(restarted, k)
@@ -334,13 +334,13 @@ def test_files_written_by_all_ranks_read_back_on_one():
     size = comm.size
     sim = dycore.Simulation(Config(case="unstable_jet", nx=12, ny=9, procs=[size, 1]))
     other = dycore.Simulation(Config(case="unstable_jet", nx=12, ny=9, procs=[1, size]))
-    with OutputWriter(out, sim) as w:
+    with open_output(out, sim) as w:
         for state, t in frames(sim):
             w.write(state, t)
     gathered = [sim.gather(state) for state, _ in frames(sim)]
     (_, _), (s1, _) = frames(sim)
-    write_restart(ck, sim, s1, 21600.0, 7)
-    back, t, step = read_restart(ck, other)
+    save_restart(ck, sim, s1, 21600.0, 7)
+    back, t, step = load_restart(ck, other)
     failure = None
     try:
         assert (t, step) == (21600.0, 7)
@@ -360,7 +360,7 @@ def test_files_written_by_all_ranks_read_back_on_one():
                     for name in FIELDS:
                         np.testing.assert_array_equal(f[name][k], fields[name])
             one = dycore.Simulation(Config(case="unstable_jet", nx=12, ny=9), comm=MPI.COMM_SELF)
-            back1, t1, step1 = read_restart(ck, one)
+            back1, t1, step1 = load_restart(ck, one)
             assert (t1, step1) == (21600.0, 7)
             for name in FIELDS:
                 np.testing.assert_array_equal(np.asarray(getattr(back1, name)), gathered[1][name])

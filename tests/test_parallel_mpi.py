@@ -17,11 +17,10 @@ import os
 import platform
 import sys
 
-# The XLA:CPU instruction set the package chooses (dycore/__init__.py: AVX,
-# no FMA, for bit-for-bit decomposition invariance), set here too in case
-# JAX's CPU backend starts before dycore is imported. Only
-# for MPI runs (--with-mpi), so the serial suite does not depend on collection
-# order; with dycore imported first it is a no-op.
+# The XLA:CPU instruction set of dycore.runtime.configure() (AVX, no FMA, for
+# bit-for-bit decomposition invariance), set here too in case JAX's CPU
+# backend starts before conftest's configure() runs. Only for MPI runs
+# (--with-mpi), so the serial suite does not depend on collection order.
 if "--with-mpi" in sys.argv and platform.machine().lower() in ("x86_64", "amd64") and \
         "xla_cpu_max_isa" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_max_isa=AVX").strip()
@@ -35,9 +34,17 @@ import pytest  # noqa: E402
 
 import dycore  # noqa: E402,F401
 from dycore import Config, ConfigError, Simulation  # noqa: E402
-from dycore.boundary import (SCALAR, X_MOMENTUM, Y_MOMENTUM, Boundaries,  # noqa: E402
-                             serial_halo_filler)
 from dycore.grid import Grid  # noqa: E402
+from parallel import DecompositionError  # noqa: E402
+from parallel.ghosts import SCALAR, Boundaries  # noqa: E402
+from parallel.ghosts import X_COMPONENT as X_MOMENTUM  # noqa: E402
+from parallel.ghosts import Y_COMPONENT as Y_MOMENTUM  # noqa: E402
+from parallel.serial import SerialContext  # noqa: E402
+
+
+def serial_halo_filler(boundaries, halo, grid):
+    """The single-process fill of the whole grid."""
+    return SerialContext(grid, halo).halo_filler(boundaries, halo)
 
 
 
@@ -151,12 +158,12 @@ def test_halo_fill_equals_serial_fill(procs, shape, bc):
 
     out = jax.jit(lambda *f: fill(f, PARITIES))(*local)
 
-    serial = serial_halo_filler(b, halo)([jnp.asarray(q) for q in fields], PARITIES)
+    serial = serial_halo_filler(b, halo, grid)([jnp.asarray(q) for q in fields], PARITIES)
     t = ctx.tile
     window = (slice(t.j0, t.j0 + t.ny + 2 * halo), slice(t.i0, t.i0 + t.nx + 2 * halo))
     for k, (got, ref) in enumerate(zip(out, serial)):
         ref = np.asarray(ref)
-        assert np.array_equal(ref, numpy_padded(fields[k], halo, b, PARITIES[k]))
+        assert np.array_equal(ref, numpy_padded(fields[k], halo, b, PARITIES[k].parity))
         assert got.shape == (t.ny + 2 * halo, t.nx + 2 * halo)
         bad = np.argwhere(np.asarray(got) != ref[window])
         assert bad.size == 0, f"rank {ctx.rank} field {k}: {len(bad)} wrong cells, first {bad[0]}"
@@ -179,7 +186,14 @@ def test_messages_one_per_direction_none_without_neighbours(procs, bc):
     from parallel.messages import exchange_p
 
     sends = [e for e in jaxpr.jaxpr.eqns if e.primitive is exchange_p]
-    assert len(sends) == 2 * (procs[0] > 1) + 2 * (procs[1] > 1)
+    # One pairwise message per side whose neighbour is another rank.
+    from parallel.decomposition import Decomposition
+
+    b = BOUNDARIES[bc]
+    neighbours = Decomposition(grid, procs, 3, periodic_x=b.periodic(-1),
+                               periodic_y=b.periodic(-2)).neighbours(ctx.rank)
+    remote = [getattr(neighbours, side) for side in ("west", "east", "south", "north")]
+    assert len(sends) == sum(r is not None and r != ctx.rank for r in remote)
     assert all(e.invars[0].aval.shape[0] == 3 for e in sends)  # 3 fields packed
 
 
@@ -211,7 +225,7 @@ def test_halo_fill_gradient_equals_serial(procs, bc):
     gathered = [ctx.gather(np.asarray(g)) for g in grads]
     ok, msg = True, ""
     if ctx.is_root:
-        serial_fill = serial_halo_filler(b, halo)
+        serial_fill = serial_halo_filler(b, halo, grid)
         ref = jax.grad(lambda *f: sum(map(stencil, serial_fill(f, PARITIES))),
                        argnums=(0, 1, 2))(*map(jnp.asarray, fields))
         errors = [float(np.max(np.abs(g - np.asarray(r)))) for g, r in zip(gathered, ref)]
@@ -224,8 +238,8 @@ def test_halo_fill_gradient_equals_serial(procs, bc):
 @pytest.mark.parametrize("procs", MULTI_RANK_GRIDS, ids=pid)
 def test_halo_fill_and_its_gradient_under_vmap(procs, bc):
     """An ensemble axis (vmap) through the exchange and through its transpose.
-    Walls put PROC_NULL partners on the edge ranks, the case where buffer
-    layouts could differ between ranks."""
+    With walls, edge ranks build fewer messages than inner ranks, the case
+    where buffer layouts could differ between ranks."""
     comm = comm_for(procs)
     if comm is None:
         return
@@ -279,10 +293,11 @@ def test_reductions_gather_scatter(procs):
 @pytest.mark.mpi
 def test_bad_process_grid_is_a_config_error_on_every_rank():
     world = MPI.COMM_WORLD
-    with pytest.raises(ConfigError, match="^config key 'procs'"):
+    with pytest.raises(DecompositionError, match="^config key 'procs'"):
         make_context(Grid(24, 20, 1.0, 1.0), 2, (world.size + 1, 1), world)
     if world.size > 1:
-        with pytest.raises(ConfigError, match=f"^config key 'nx'.*at most {world.size - 1} ranks along x"):
+        with pytest.raises(DecompositionError,
+                           match=f"^config key 'nx'.*at most {world.size - 1} ranks along x"):
             make_context(Grid(2 * world.size - 1, 20, 1.0, 1.0), 2, (world.size, 1), world)
         with pytest.raises(ConfigError, match="^config key 'ny'"):
             Simulation(Config(case="unstable_jet", nx=24, ny=world.size, scheme="weno5z",

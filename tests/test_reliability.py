@@ -25,7 +25,7 @@ import pytest
 
 import dycore
 from dycore.config import Config
-from dycore.io import read_restart, write_restart
+from dycore.driver.files import save_restart
 from dycore.run import main, schedule
 
 FIELDS = ("h", "hu", "hv")
@@ -141,7 +141,7 @@ def restart_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("restarts")
     sim = dycore.Simulation(Config(case="dam_break", nx=16, ny=16))
     good = folder / "good.h5"
-    write_restart(good, sim, sim.initial_state(), 0.0, 0)
+    save_restart(good, sim, sim.initial_state(), 0.0, 0)
     data = good.read_bytes()
     (folder / "truncated.h5").write_bytes(data[: len(data) // 2])
     (folder / "text.h5").write_text("not HDF5\n")
@@ -248,6 +248,7 @@ def test_bad_input_subprocess_exits_2_on_every_rank(env, tmp_path, ranks):
 INJECT = '''
 """Run the driver with a fault injected on rank 1 (tests only)."""
 import os, signal, sys
+import dycore.driver.main as driver
 import dycore.run as run
 from dycore.config import ConfigError
 from dycore.simulation import Simulation
@@ -257,7 +258,7 @@ rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
 if rank == 1 and mode == "setup":
     def broken(config):
         raise ConfigError("injected bad input seen by rank 1 only")
-    run.Simulation = broken
+    driver.Simulation = broken
 if rank == 1 and mode in ("raise", "die"):
     advance, calls = Simulation.advance, []
     def faulty(self, *args, **kwargs):

@@ -14,7 +14,7 @@ import pytest
 
 import dycore
 from dycore import Config
-from dycore.io import read_restart, write_restart
+from dycore.driver.files import load_restart, save_restart
 
 pytestmark = pytest.mark.mpi
 
@@ -49,18 +49,18 @@ def test_restart_on_another_rank_count_continues_bit_for_bit(direction):
     try:
         if direction == "written_by_all_read_by_one":
             middle = many.run(many.initial_state(), K)
-            write_restart(path, many, middle, K * CONFIG.dt, K)
+            save_restart(path, many, middle, K * CONFIG.dt, K)
             comm.Barrier()
             if comm.rank == 0:
-                state, t, step = read_restart(path, one)
+                state, t, step = load_restart(path, one)
                 assert (t, step) == (K * CONFIG.dt, K)
                 final = one.run(state, K)
                 failure = _compare({n: np.asarray(getattr(final, n)) for n in FIELDS}, one, comm)
         else:
             if comm.rank == 0:
-                write_restart(path, one, one.run(one.initial_state(), K), K * CONFIG.dt, K)
+                save_restart(path, one, one.run(one.initial_state(), K), K * CONFIG.dt, K)
             comm.Barrier()
-            state, t, step = read_restart(path, many)
+            state, t, step = load_restart(path, many)
             assert (t, step) == (K * CONFIG.dt, K)
             failure = _compare(many.gather(many.run(state, K)), one, comm)
     finally:

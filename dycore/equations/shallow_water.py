@@ -15,17 +15,9 @@ exact discrete steady state, with or without dry cells. Next to dry cells
 the reconstruction falls back to first order, which keeps the scheme
 well-balanced at wet/dry fronts and the face depths non-negative.
 
-Performance (XLA:CPU): XLA:CPU has no multi-output fusion and fuses a cheap
-elementwise producer into every consumer that reads it, once per stencil
-offset (up to 15 copies), so a sweep written as one expression graph is
-compiled into a few huge kernels that re-evaluate the reconstruction and the
-Riemann solver many times per cell (measured: 5-10x the work). The sweep
-therefore marks the arrays worth storing, the limited slopes (or face values)
-and the face fluxes, with :func:`keep`, which XLA does not duplicate into
-several kernels. A kept array read by a single kernel is still fused into
-that kernel (and recomputed at each stencil offset it is read at), so the
-kept arrays are stacked: one (4, ...) array of slopes and one (3, ...) array
-of face fluxes per sweep, each read by several kernels and so computed once.
+Performance: the sweep marks the arrays worth storing (stacked limited
+slopes or face values, stacked face fluxes) with :func:`dycore.fusion.keep`,
+a backend tuning explained in :mod:`dycore.fusion`; it changes no number.
 """
 from __future__ import annotations
 
@@ -36,31 +28,40 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from dycore.boundary import SCALAR, X_MOMENTUM, Y_MOMENTUM
+from dycore.equations.base import Field, Parameter
+from dycore.fusion import keep, runtime_one
 from dycore.operators.reconstruction import centre_values, stencil_all
 from dycore.operators.riemann import UPWIND_FORMS
 from dycore.state import Params, State
 
-# Parities of the fields that are halo-filled together each stage.
-FILLED_PARITIES = (SCALAR, X_MOMENTUM, Y_MOMENTUM, SCALAR)  # h, hu, hv, b
+FIELDS = (
+    Field("h", "m", "water depth", "sea_floor_depth_below_sea_surface"),
+    Field("hu", "m2 s-1", "x momentum per unit area, depth times x velocity",
+          vector="momentum", component=0),
+    Field("hv", "m2 s-1", "y momentum per unit area, depth times y velocity",
+          vector="momentum", component=1),
+)
+"""The prognostic fields, in the order of :class:`dycore.state.State`."""
+
+PARAMETERS = (
+    Parameter("g", "m s-2", "gravitational acceleration", config_key="g"),
+    Parameter("f0", "s-1", "Coriolis parameter at the domain's mid y", config_key="f0"),
+    Parameter("beta", "m-1 s-1", "meridional gradient of the Coriolis parameter",
+              config_key="beta"),
+    Parameter("drag_linear", "s-1", "linear (Rayleigh) drag rate", config_key="drag_linear"),
+    Parameter("drag_quadratic", "1", "quadratic bottom-drag coefficient",
+              config_key="drag_quadratic"),
+    Parameter("b", "m", "bottom elevation", per_cell=True),
+)
+"""The parameters, in the order of :class:`dycore.state.Params` (``closure`` aside)."""
+
+BED = PARAMETERS[-1]
+FILLED_KINDS = FIELDS + (BED,)  # halo-filled together each stage: h, hu, hv, b
 
 
 def safe_divide(num, den, wet):
     """num/den where ``wet``, else 0, with finite derivatives everywhere."""
     return jnp.where(wet, num / jnp.where(wet, den, 1.0), 0.0)
-
-
-def keep(x, one):
-    """``x``, stored by XLA as a kernel output instead of being recomputed.
-
-    ``one`` is a run-time 1 (see :meth:`ShallowWater.tendency`). A division
-    is an "expensive" operation to XLA's fusion pass, which never duplicates
-    one into several consumers, so ``x / one`` is computed once, written to
-    memory and read by its consumers (``lax.optimization_barrier`` does not
-    do this on XLA:CPU: it is removed before fusion). The value is exact:
-    x / 1 = x in IEEE arithmetic, and so are its derivatives (d/dx = 1/one).
-    """
-    return x / one
 
 
 def _faces(a, lo: bool, axis: int):
@@ -113,7 +114,9 @@ class ShallowWater:
         third stacked entry is the upwinded tangential velocity and the
         tangential flux is formed as f_mass * vt (the same numbers).
         """
-        store = (lambda x: x) if one is None else (lambda x: keep(x, one))
+        def store(x):
+            return keep(x, one)
+
         rec = self.reconstruction
         smooth = stencil_all(h > self.dry_tolerance, rec, n, axis)
         fields = (h, eta, un, ut)
@@ -171,9 +174,7 @@ class ShallowWater:
         u, v = safe_divide(hu, h, wet), safe_divide(hv, h, wet)
         eta = h + b
         g = params.g
-        # A run-time 1 for keep(): g/g is exactly 1 for any finite g != 0;
-        # gradients are stopped so that d/dg sees no round-off from it.
-        one = lax.stop_gradient(g / g)
+        one = runtime_one(g)  # None when the backend tuning is off (dycore.fusion)
 
         rows = slice(H, H + ny)
         cols = slice(H, H + nx)

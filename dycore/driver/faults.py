@@ -1,0 +1,94 @@
+"""Numerical trouble: a time step above the stability limit (refused before
+the run as bad input), and a blow-up during the run (reported with where,
+when and why, after saving the last good state).
+
+The state is checked on all ranks after every step by
+:meth:`Simulation.advance` (one scalar reduction). On a non-finite value or
+a negative depth every rank stops, the last good state is written to the
+restart file, the output is closed, and the message names the step, the
+time, the worst cell and the likely cause; exit status 1.
+"""
+from __future__ import annotations
+
+from dycore.config import ConfigError
+from dycore.driver.cli import resume_hint
+from dycore.io import allgather
+
+CFL_LIMIT = 1.0
+"""Largest stable Courant number dt * max((|u| + c)/dx + (|v| + c)/dy): the
+limit of the TVD/positivity argument for the MUSCL schemes with SSP-RK2/3
+(Gottlieb, Shu & Tadmor 2001, SIAM Rev. 43, 89-112); a fixed dt above it at
+the initial state (or cfl above it) needs --allow-unstable."""
+
+
+class NonFinite(Exception):
+    """The state blew up (non-finite values or negative depth); exit status 1."""
+
+
+def signal_rate(sim, state) -> float:
+    """max((|u| + c)/dx + (|v| + c)/dy) over all ranks (1/s); collective."""
+    return float(sim.context.global_max(sim.model.max_signal_rate(state, sim.params.g)))
+
+
+def check_stability(sim, state, allow: bool) -> None:
+    """Bad input: a fixed dt (or a cfl) above the CFL limit of ``state``.
+    Collective (the signal rate is reduced over all ranks), so every rank
+    raises the same error."""
+    cfg = sim.config
+    if allow:
+        return
+    if cfg.dt is None:
+        if cfg.cfl > CFL_LIMIT:
+            raise ConfigError(f"config key 'cfl': {cfg.cfl:g} is above the stability limit "
+                              f"{CFL_LIMIT:g}; use cfl <= {CFL_LIMIT:g} (default 0.45), or pass "
+                              f"--allow-unstable")
+        return
+    rate = signal_rate(sim, state)
+    courant = cfg.dt * rate
+    if courant > CFL_LIMIT:
+        raise ConfigError(f"config key 'dt': {cfg.dt:g} s is above the CFL stability limit of "
+                          f"the initial state, {CFL_LIMIT / rate:.3g} s (Courant number "
+                          f"{courant:.3g} > {CFL_LIMIT:g}); use a smaller --dt (the CFL step at "
+                          f"cfl = {cfg.cfl:g} is {cfg.cfl / rate:.3g} s), or pass "
+                          f"--allow-unstable")
+
+
+def blow_up(sim, team, fault, state, t, step, ckpt_path, write_ckpt, writer, last_output):
+    """Report a blow-up (all ranks): locate the worst cell, write the last
+    good state (``state`` at ``t`` s, ``step``) to the restart file, close
+    the output, raise NonFinite. ``fault`` is what ``advance`` reported:
+    its kind (agreed over the ranks), this rank's kind and worst cell, and
+    the step ``dt`` (s) that failed."""
+    ctx, cfg = sim.context, sim.config
+    kind, dt = fault["kind"], fault["dt"]
+    found = [(r, cell) for r, (local, cell) in
+             enumerate(allgather(team, (fault["local"], fault["cell"])))
+             if local == kind and cell is not None]
+    rate = signal_rate(sim, state)
+    courant = dt * rate
+    write_ckpt(state, t, step)
+    if writer:
+        writer.close()
+    what = {"non-finite": "non-finite values (NaN or inf)",
+            "negative depth": "negative depth",
+            "time step": "the time step became zero or non-finite"}[kind]
+    if found:
+        rank, (i, j) = found[0]
+        x, y = float(sim.grid.x_centres()[i]), float(sim.grid.y_centres()[j])
+        what += (f", worst cell (i, j) = ({i}, {j}) of {cfg.nx}x{cfg.ny} at x = {x:.6g} m, "
+                 f"y = {y:.6g} m" + (f" (rank {rank})" if ctx.size > 1 else ""))
+    if courant > CFL_LIMIT:
+        cause = (f"the time step {dt:.3g} s is above the CFL stability limit {CFL_LIMIT / rate:.3g}"
+                 f" s (Courant number {courant:.3g} > {CFL_LIMIT:g})")
+        retry = f" --dt {cfg.cfl / rate:.3g}" if cfg.dt is not None else " --cfl 0.45"
+    else:
+        cause = (f"not the CFL limit (Courant number {courant:.3g} <= {CFL_LIMIT:g}); the flow "
+                 f"may be under-resolved: try a smaller --cfl, --limiter minmod, --riemann hll "
+                 f"or a finer grid")
+        retry = " --cfl 0.3" if cfg.dt is None else f" --dt {0.5 * dt:.3g}"
+    kept = (f"; the output up to t = {last_output:g} s is kept in {cfg.output}"
+            if writer and last_output is not None else "")
+    raise NonFinite(f"blow-up at step {step + 1}, t = {t + dt:.6g} s: {what}; likely cause: "
+                    f"{cause}; the last good state (step {step}, t = {t:.6g} s) is in the "
+                    f"restart file {ckpt_path}{kept}; to go on from it: "
+                    + resume_hint(ctx.size, ckpt_path, cfg.output, step, retry))

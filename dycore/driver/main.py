@@ -1,0 +1,206 @@
+"""The driver's entry point and main loop (see :mod:`dycore.driver` for what
+a run does and its exit statuses).
+
+The run advances with :meth:`Simulation.advance` from one event time to the
+next (:func:`~dycore.driver.schedule.schedule`), in segments of steps
+between which the ranks agree on a stop request; a blow-up, a signal or an
+error on any rank stops every rank at the same step.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+import traceback
+
+from dycore import runtime
+from dycore.cases import CASES
+from dycore.config import Config, ConfigError
+from dycore.driver.cli import UsageError, build_parser, config_values, restart_base, resume_hint
+from dycore.driver.faults import NonFinite, blow_up, check_stability
+from dycore.driver.files import check_files, load_restart, open_output, save_restart
+from dycore.driver.progress import Progress, error, say
+from dycore.driver.ranks import Team, agreed, launcher_rank
+from dycore.driver.schedule import default_checkpoint_path, on_output_grid, schedule
+from dycore.driver.signals import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
+                                   SEGMENT_WALL_S, StopRequest, Stopped, exit_status)
+from dycore.io import OutputError, allgather, read_restart_attrs
+from dycore.simulation import Simulation
+from parallel import world_duplicate
+
+
+def _setup(args, team):
+    """Config and Simulation from the restart file, TOML, flags (every rank)."""
+    base, restart_attrs = None, None
+    if args.restart:
+        restart_attrs = read_restart_attrs(args.restart)
+        base = restart_base(restart_attrs)
+    config = Config.from_dict(config_values(args, base))
+    if args.checkpoint_interval is not None and not (
+            math.isfinite(args.checkpoint_interval) and args.checkpoint_interval > 0):
+        raise ConfigError(f"option --checkpoint-interval: must be > 0, "
+                          f"got {args.checkpoint_interval}")
+    sim = Simulation(config)  # looked up here, so that tests can inject a failure
+    team.rank = sim.context.rank
+    return sim, restart_attrs
+
+
+def _simulate(args, team, stop) -> int:
+    sim, restart_attrs = agreed(team, lambda: _setup(args, team))
+    cfg, ctx = sim.config, sim.context
+    quiet = args.quiet
+    ckpt_interval = args.checkpoint_interval
+    if ckpt_interval is None and restart_attrs is not None:
+        ckpt_interval = restart_attrs.get("checkpoint_interval") or None
+    periodic = ckpt_interval is not None or args.checkpoint is not None
+    # A blow-up or a signal writes a restart file even without checkpoints.
+    ckpt_path = args.checkpoint or default_checkpoint_path(cfg.output)
+
+    if args.restart:
+        state, t, step0 = load_restart(args.restart, sim)
+        if not t < cfg.t_end:
+            raise ConfigError(f"config key 't_end': the restart file is at t = {t:g} s, "
+                              f"not before t_end = {cfg.t_end:g} s; pass a larger --t-end")
+    else:
+        state, t, step0 = sim.initial_state(), 0.0, 0
+    check_stability(sim, state, args.allow_unstable)
+    agreed(team, lambda: check_files(args, cfg, ckpt_path, restart_attrs)
+           if ctx.is_root else None)
+
+    extra = {"checkpoint_interval": float(ckpt_interval)} if ckpt_interval else None
+
+    def write_ckpt(s, t_s, step_s):
+        save_restart(ckpt_path, sim, s, t_s, step_s, extra=extra)
+
+    t_start = t
+    writer = open_output(cfg.output, sim) if cfg.output else None
+    try:
+        mass0 = sim.mass(state)
+        stop.install()  # before the first line, so that a caller who saw it may signal
+        say(ctx.rank, quiet,
+            f"dycore: {cfg.case} {cfg.nx}x{cfg.ny} cells, {cfg.scheme}/{cfg.limiter}/"
+            f"{cfg.riemann}/{cfg.time_stepper}, {ctx.size} rank(s), t = {t:g} -> "
+            f"{cfg.t_end:g} s" + (f", output {cfg.output}" if cfg.output else ""))
+        last_output = None
+        if writer and (not args.restart or on_output_grid(t, cfg.output_interval)):
+            writer.write(state, t)
+            last_output = t
+        team.running = True
+        # Output times are events even without an output file, so that the
+        # time steps (the last one before an event is shortened) depend on
+        # the config only, not on whether a file is written.
+        events = schedule(t, cfg.t_end, cfg.output_interval or 0.0,
+                          (ckpt_interval or 0.0) if periodic else None)
+
+        wall0 = time.perf_counter()
+        sim.advance(state, t, t)  # zero steps: compiles the stepping loop
+        compile_s = time.perf_counter() - wall0
+        progress = Progress(t, cfg.t_end, ctx.rank == 0 and not quiet and sys.stderr.isatty())
+        steps, stepping_s, segment = 0, 0.0, 16
+        for t_next, do_output, do_checkpoint in events:
+            # Segments of `segment` steps: between them the ranks agree on a
+            # stop request. Cutting does not change the steps (see advance).
+            signum = 0
+            while t < t_next and not signum:
+                tic = time.perf_counter()
+                state, t, n, fault = sim.advance(state, t, t_next, max_steps=segment,
+                                                 report=True)
+                wall = time.perf_counter() - tic
+                stepping_s += wall
+                steps += n
+                if fault:  # agreed: the fault check reduces over all ranks
+                    progress.finish()
+                    blow_up(sim, team, fault, state, t, step0 + steps, ckpt_path, write_ckpt,
+                            writer, last_output)
+                if n == segment and wall > 0:  # aim at SEGMENT_WALL_S of stepping
+                    proposal = int(min(max(segment * SEGMENT_WALL_S / wall, segment / 4, 1),
+                                       4 * segment, 1 << 20))
+                else:
+                    proposal = segment
+                reports = allgather(team, (stop.signum, proposal))
+                segment = reports[0][1]
+                signum = next((s for s, _ in reports if s), 0)
+            if t == t_next:
+                if do_output and writer:
+                    writer.write(state, t)
+                    last_output = t
+                if do_checkpoint:
+                    write_ckpt(state, t, step0 + steps)
+                progress.update(t, steps)
+            if signum:
+                progress.finish()
+                if not (t == t_next and do_checkpoint):
+                    write_ckpt(state, t, step0 + steps)
+                if writer:
+                    writer.close()
+                name = signal.Signals(signum).name
+                kept = (f"; the output up to t = {last_output:g} s is in {cfg.output}"
+                        if writer and last_output is not None else "")
+                raise Stopped(signum, f"interrupted by {name} at step {step0 + steps}, "
+                              f"t = {t:.6g} s of {cfg.t_end:g} s; the restart file "
+                              f"{ckpt_path} holds this state{kept}; resume with: "
+                              + resume_hint(ctx.size, ckpt_path, cfg.output, step0 + steps))
+        progress.finish()
+        mass1 = sim.mass(state)
+        if writer:
+            writer.close()
+        wall = time.perf_counter() - wall0
+    finally:
+        if writer:
+            writer.abandon()
+
+    mcells = sim.n_cells / 1e6
+    per_step = 1e3 * stepping_s / steps / mcells if steps else float("nan")
+    rate = steps * sim.n_cells / stepping_s if stepping_s > 0 else float("nan")
+    drift = (mass1 - mass0) / mass0 if mass0 else mass1 - mass0
+    say(ctx.rank, quiet,
+        f"dycore: done: {steps} steps to t = {t:g} s (from t = {t_start:g} s, now at step "
+        f"{step0 + steps}) on {ctx.size} rank(s) in {wall:.2f} s wall, of which JIT compile "
+        f"{compile_s:.2f} s and stepping {stepping_s:.2f} s; stepping only (compile and I/O "
+        f"excluded): {per_step:.3g} ms/step/Mcell, {rate:.3g} cells/s; relative mass drift "
+        f"{drift:.2e}")
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    """Run the driver; returns the exit status (see :mod:`dycore.driver`)."""
+    changed = runtime.configure()  # float64 and bit-for-bit XLA:CPU (dycore/runtime.py)
+    team = Team(launcher_rank(), runtime=changed)
+    stop = StopRequest()
+    code, message = EXIT_OK, None
+    try:
+        team.comm = world_duplicate()
+        args = build_parser().parse_args(argv)
+        if args.list_cases:
+            if team.rank == 0:
+                for name, case in CASES.items():
+                    print(f"{name:24s} {case.summary}")
+        else:
+            code = _simulate(args, team, stop)
+    except (ConfigError, UsageError) as err:
+        code, message = EXIT_BAD_INPUT, err
+    except OutputError as err:
+        code, message = (EXIT_FAILED if team.running else EXIT_BAD_INPUT), err
+    except NonFinite as err:
+        code, message = EXIT_FAILED, err
+    except Stopped as err:
+        code, message = exit_status(err.signum), err
+    except KeyboardInterrupt:
+        code, message = EXIT_INTERRUPTED, (
+            "interrupted (a second signal stops at once, without writing a restart file; "
+            "the last checkpoint, if any, is intact)" if stop.signum else "interrupted")
+    except Exception:
+        # A bug or a failure on this rank that the others cannot know about.
+        traceback.print_exc()
+        sys.stderr.flush()
+        team.abort(EXIT_FAILED)
+        raise
+    finally:
+        stop.restore()
+    if message is not None:
+        error(team.rank, message)
+    if code:
+        team.meet(message if message is not None else f"exit status {code}", code=code)
+    team.free()
+    return code
