@@ -15,7 +15,6 @@ through dt (the step size is a numerical choice, not physics).
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import jax
@@ -27,7 +26,8 @@ from dycore.cases import get_case
 from dycore.config import Config
 from dycore.errors import ConfigError
 from dycore.runtime import X64_HINT, x64_enabled
-from dycore.equations.shallow_water import BED, FIELDS, PARAMETERS, ShallowWater
+from dycore.advance import advance, advance_loop
+from dycore.equations.shallow_water import BED, ShallowWater
 from dycore.grid import Grid, LocalGrid, Tile
 from dycore.operators.reconstruction import make_reconstruction
 from dycore.operators.riemann import make_riemann
@@ -36,7 +36,6 @@ from dycore.timestepping import make_time_stepper
 from parallel import DecompositionError, make_context
 from parallel.ghosts import Boundaries
 
-FIELD_NAMES = tuple(f.name for f in FIELDS)
 CHECKPOINT_MODES = (None, "step", "nested")
 
 
@@ -99,21 +98,20 @@ class Simulation:
             raise ConfigError(f"config key 'case_params': case {cfg.case!r} gives a negative "
                               f"or non-finite initial depth with these parameters")
         self._initial = tuple(np.asarray(q, dtype=np.float64) for q in (h, hu, hv))
-        self.params = Params(
-            g=jnp.asarray(cfg.g, self.dtype),
-            f0=jnp.asarray(cfg.f0, self.dtype),
-            beta=jnp.asarray(cfg.beta, self.dtype),
-            drag_linear=jnp.asarray(cfg.drag_linear, self.dtype),
-            drag_quadratic=jnp.asarray(cfg.drag_quadratic, self.dtype),
-            b=jnp.asarray(b, self.dtype),
-        )
+        # Parameters by declaration: config values for the replicated ones,
+        # the case's bed for the per-cell one.
+        per_cell = {BED.name: b}
+        self.params = self.model.params_type(**{
+            p.name: jnp.asarray(per_cell[p.name] if p.per_cell else getattr(cfg, p.config_key),
+                                self.dtype)
+            for p in self.model.parameters})
         self._run_compiled = jax.jit(self._run, static_argnums=(1, 3))
         self._trajectory_compiled = jax.jit(self._trajectory, static_argnums=(2, 3, 4, 5))
-        self._advance_compiled = jax.jit(self._advance)
+        self._advance_compiled = jax.jit(functools.partial(advance_loop, self))
 
     # ------------------------------------------------------------ states
     def _as_state(self, fields) -> State:
-        return State(*(jnp.asarray(q, self.dtype) for q in fields))
+        return self.model.state_type(*(jnp.asarray(q, self.dtype) for q in fields))
 
     def initial_state(self) -> State:
         """The case's initial state on this rank's tile."""
@@ -148,7 +146,7 @@ class Simulation:
             return (self.context.replicate(x)
                     if jnp.issubdtype(jnp.result_type(x), jnp.inexact) else x)
 
-        replicated = {p.name: mark(getattr(params, p.name)) for p in PARAMETERS
+        replicated = {p.name: mark(getattr(params, p.name)) for p in self.model.parameters
                       if not p.per_cell}
         return params.replace(**replicated,
                               closure=jax.tree_util.tree_map(mark, params.closure))
@@ -160,17 +158,18 @@ class Simulation:
     def _tendency(self, state: State, params: Params, b_padded=None) -> State:
         if b_padded is None:
             b_padded = self.pad_bed(params)
-        h, hu, hv = self.fill((state.h, state.hu, state.hv), FIELDS)
-        tendency = self.model.tendency((h, hu, hv, b_padded), state, params)
+        fields = self.model.fields
+        padded = self.fill(tuple(getattr(state, f.name) for f in fields), fields)
+        tendency = self.model.tendency((*padded, b_padded), state, params)
         if self.closure is not None:
-            extra = self.closure(params.closure, State(h, hu, hv), self.local_grid)
+            extra = self.closure(params.closure, self.model.state_type(*padded), self.local_grid)
             tendency = jax.tree_util.tree_map(jnp.add, tendency, extra)
         return tendency
 
     def stable_dt(self, state: State, params: Params | None = None):
         """CFL time step (s), the same on every rank; gradients stopped."""
         params = self.params if params is None else params
-        rate = self.context.global_max(self.model.max_signal_rate(state, params.g))
+        rate = self.context.global_max(self.model.max_signal_rate(state, params))
         rate = lax.stop_gradient(rate)
         return self.config.cfl / jnp.where(rate > 0, rate, jnp.inf)
 
@@ -285,102 +284,33 @@ class Simulation:
                              f"{', '.join(map(str, CHECKPOINT_MODES))}")
         return self._run_compiled(state, int(n_steps), params, checkpoint)
 
-    def _advance(self, state, t, t_stop, max_steps, params):
-        """The stepping loop of :meth:`advance` (jitted; see there)."""
-        b_padded = self.pad_bed(params)
-        negative = -self.config.dry_tolerance
-
-        def cond(carry):
-            _, t_now, n, status = carry[:4]
-            return (t_now < t_stop) & (n < max_steps) & (status == 0)
-
-        def locate(s):
-            # Worst cell of this tile: non-finite first, then the most negative depth.
-            finite = jnp.isfinite(s.h) & jnp.isfinite(s.hu) & jnp.isfinite(s.hv)
-            score = jnp.where(finite, jnp.where(s.h < negative, -s.h, 0.0), jnp.inf)
-            return jnp.argmax(score.ravel()).astype(jnp.int64)
-
-        def body(carry):
-            s, t_now, n = carry[:3]
-            dt = self.time_step(s, params).astype(t_now.dtype)
-            # A zero, non-finite or negligible step would never reach t_stop.
-            dt_ok = jnp.isfinite(dt) & (t_now + dt > t_now)
-            last = t_now + dt >= t_stop * (1 - 1e-14)
-            dt = jnp.where(last, t_stop - t_now, dt)
-            new = self._step_dt(s, params, dt.astype(self.dtype), b_padded)
-            # 2: non-finite, 1: negative depth, 0: fine; one scalar reduction
-            # over ranks per step, so every rank stops at the same step.
-            finite = jnp.isfinite(new.h) & jnp.isfinite(new.hu) & jnp.isfinite(new.hv)
-            local = jnp.where(jnp.all(finite), jnp.where(jnp.any(new.h < negative), 1, 0), 2)
-            status = jnp.where(dt_ok, self.context.global_max(local.astype(jnp.int32)), 3)
-            ok = status == 0
-            cell = lax.cond(local > 0, locate, lambda _: jnp.int64(-1), new)
-            s = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, s)
-            t_new = jnp.where(ok, jnp.where(last, t_stop, t_now + dt), t_now)
-            return s, t_new, n + ok.astype(n.dtype), status, dt, cell, local.astype(jnp.int32)
-
-        zero, ok = jnp.zeros((), jnp.int64), jnp.zeros((), jnp.int32)
-        carry = (state, t, zero, ok, jnp.zeros((), t.dtype), zero - 1, ok)
-        return lax.while_loop(cond, body, carry)
-
     def advance(self, state: State, t: float, t_stop: float, params: Params | None = None,
                 *, max_steps: int | None = None, report: bool = False):
-        """Step from time t to exactly t_stop (s); the last step is shortened.
-
-        Returns (state, t_stop, steps taken). Uses a while loop, so it is for
-        driving runs, not for reverse-mode differentiation (use :meth:`run`).
-
-        max_steps: stop after this many steps even before t_stop (the steps
-            taken are the same as without it: a run cut into pieces this way
-            repeats the uncut run bit for bit).
-        Faults: after every step the new state is checked on all ranks (one
-            scalar reduction per step); if some cell is non-finite or has a
-            depth below ``-dry_tolerance``, or the step size became zero or
-            non-finite, the loop stops on every rank at that step and returns
-            the last good state, with t = NaN (``report=False``).
-        report: return (state, t, steps, fault) instead, with t the time of
-            the returned (last good) state and fault None or a dict:
-            ``kind`` ("non-finite", "negative depth" or "time step"), ``dt``
-            the failed step's length (s), ``cell`` this rank's worst cell of
-            the failed step as global (i, j) indices (x, y), or None where
-            this rank's tile was fine, and ``local`` the kind of fault on
-            this rank's tile (None where it was fine).
-        """
-        params = self.params if params is None else params
-        limit = np.iinfo(np.int64).max if max_steps is None else int(max_steps)
-        state, t, n, status, dt, cell, local = self._advance_compiled(
-            state, jnp.asarray(t, jnp.float64), jnp.asarray(t_stop, jnp.float64),
-            jnp.asarray(limit, jnp.int64), params)
-        status, n, t = int(status), int(n), float(t)
-        fault = None
-        if status:
-            cell = int(cell)
-            if cell >= 0:
-                j, i = divmod(cell, self.tile.nx)
-                cell = (int(self.tile.i0) + i, int(self.tile.j0) + j)
-            kinds = {0: None, 1: "negative depth", 2: "non-finite", 3: "time step"}
-            fault = {"kind": kinds[status], "dt": float(dt), "local": kinds[int(local)],
-                     "cell": cell if cell != -1 else None}
-        if report:
-            return state, t, n, fault
-        return state, (float("nan") if fault else t), n
+        """Step from time t to exactly t_stop (s), watching for blow-ups; see
+        :func:`dycore.advance.advance` (the driver's stepping loop)."""
+        return advance(self, state, t, t_stop, params, max_steps=max_steps, report=report)
 
     # ------------------------------------------------------------ reductions
     def global_sum(self, x):
         """Differentiable sum of a local field over all cells of all ranks."""
         return self.context.global_sum(x)
 
+    def invariant(self, name: str, state: State, params: Params | None = None) -> float:
+        """The global integral of an invariant of the equation set (e.g.
+        ``"mass"``, m^3), identical for every rank count (collective)."""
+        params = self.params if params is None else params
+        found = {inv.name: inv for inv in self.model.invariants}
+        if name not in found:
+            raise ValueError(f"unknown invariant {name!r}; valid: {', '.join(found)}")
+        density = np.asarray(found[name].density(state, params), dtype=np.float64)
+        return self.context.reproducible_sum(density) * self.grid.cell_area
+
     def mass(self, state: State) -> float:
         """Total water volume (m^3), identical for every rank count (collective)."""
-        return self.context.reproducible_sum(np.asarray(state.h)) * self.grid.cell_area
+        return self.invariant("mass", state)
 
     def gather(self, state: State) -> dict | None:
-        """Global numpy arrays {'h', 'hu', 'hv'} on the root rank, None elsewhere."""
-        out = {name: self.context.gather(np.asarray(getattr(state, name)))
-               for name in FIELD_NAMES}
+        """Global numpy arrays {field name: array} on the root rank, None elsewhere."""
+        out = {f.name: self.context.gather(np.asarray(getattr(state, f.name)))
+               for f in self.model.fields}
         return out if self.context.is_root else None
-
-    def replace_config(self, **changes) -> "Simulation":
-        """A new Simulation with some config keys changed (same communicator)."""
-        return Simulation(dataclasses.replace(self.config, **changes),
-                          comm=getattr(self.context, "comm", None))

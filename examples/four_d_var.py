@@ -94,7 +94,6 @@ def main():
     import jax.numpy as jnp
     import numpy as np
     import optax
-    from jax import lax
 
     from dycore import Config, Simulation, runtime
     runtime.configure()  # float64, bit-for-bit XLA:CPU setting
@@ -135,12 +134,13 @@ def main():
         h = h_b + dh
         return State(h, h * (u_b + du), h * (v_b + dv))
 
+    def surface_depth(s):
+        return s.h
+
     def observe(state0):
         """Surface height (m) at the observation times: (n_windows, ny_tile, nx_tile)."""
-        def window(s, _):
-            s = sim.run(s, args.obs_every, sim.params, checkpoint="step")
-            return s, s.h
-        final, hs = lax.scan(window, state0, None, length=n_windows)
+        final, hs = sim.trajectory(state0, sim.params, n_windows, args.obs_every,
+                                   post_process=surface_depth, checkpoint="step")
         return hs, final
 
     # Truth, observation network and noise: global random fields, this rank's

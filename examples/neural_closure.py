@@ -173,6 +173,9 @@ def main():
     report(f"  reference: {n_snap - 1} coarse steps ({(n_snap - 1) / steps_per_day:.2f} days) "
            f"[{report.elapsed():.0f} s]")
 
+    def stacked(s):
+        return jnp.stack([s.h, s.hu, s.hv])
+
     def as_state(x):
         return State(x[..., 0, :, :], x[..., 1, :, :], x[..., 2, :, :])
 
@@ -180,11 +183,7 @@ def main():
         """States after 1..n_steps coarse steps from x0: (n_steps, 3, ny, nx)."""
         params = coarse.params.replace(closure=weights)
 
-        def one(s, _):
-            s = coarse.run(s, 1, params)
-            return s, jnp.stack([s.h, s.hu, s.hv])
-
-        return lax.scan(one, as_state(x0), None, length=n_steps)[1]
+        return coarse.trajectory(as_state(x0), params, n_steps, 1, post_process=stacked)[1]
 
     def cell_mse(pred, target):
         """Mean squared error over all cells of all ranks: (..., 3, ny, nx) -> (..., 3)."""

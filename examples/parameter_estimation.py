@@ -89,7 +89,6 @@ def main():
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from jax import lax
 
     from dycore import Config, Simulation, runtime
     runtime.configure()  # float64, bit-for-bit XLA:CPU setting
@@ -112,6 +111,9 @@ def main():
                         for k in ("amplitude", "xc", "yc", "width"))
         return a * jnp.exp(-((X - xc) ** 2 + (Y - yc) ** 2) / (2 * s * s))
 
+    def depth_of(s):
+        return s.h
+
     def trajectory(unknowns):
         """Surface height eta = h + b (m) at the n_windows observation times."""
         phys = to_physical(unknowns, jnp)
@@ -120,11 +122,9 @@ def main():
         h0 = surface - b
         state = State(h0, u_jet * h0, jnp.zeros_like(h0))
 
-        def window(s, _):
-            s = sim.run(s, args.obs_every, params, checkpoint="step")
-            return s, s.h + b
-
-        return lax.scan(window, state, None, length=n_windows)[1]
+        depths = sim.trajectory(state, params, n_windows, args.obs_every,
+                                post_process=depth_of, checkpoint="step")[1]
+        return depths + b
 
     truth = to_unknowns(TRUE, jnp)
     observations = jax.jit(trajectory)(truth)          # (n_windows, ny_tile, nx_tile)

@@ -20,9 +20,10 @@ An equation set is an object with
   parameters (a tuple in declaration order);
 - ``max_signal_rate(state, params)``: the local maximum over cells of the
   CFL rate sum_d (|u_d| + c)/dx_d (1/s); the time step is cfl / that rate;
-- ``admissible(state)``: a boolean array, True where the state is
-  physically admissible (e.g. non-negative depth); blow-up detection
-  flags cells where it is False (non-finite values are checked apart);
+- ``violation(state)``: per cell, how far the state is from physically
+  admissible (0 where it is, e.g. the negative part of a depth); blow-up
+  detection flags cells where it is positive and reports the worst one
+  (non-finite values are checked apart), naming it ``violation_name``;
 - ``invariants``: a tuple of :class:`Invariant`, quantities whose global
   integral the scheme conserves (or should), reported by diagnostics.
 

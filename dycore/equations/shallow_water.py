@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from dycore.equations.base import Field, Parameter
+from dycore.equations.base import Field, Invariant, Parameter
 from dycore.fusion import keep, runtime_one
 from dycore.operators.reconstruction import centre_values, stencil_all
 from dycore.operators.riemann import UPWIND_FORMS
@@ -56,7 +56,6 @@ PARAMETERS = (
 """The parameters, in the order of :class:`dycore.state.Params` (``closure`` aside)."""
 
 BED = PARAMETERS[-1]
-FILLED_KINDS = FIELDS + (BED,)  # halo-filled together each stage: h, hu, hv, b
 
 
 def safe_divide(num, den, wet):
@@ -75,9 +74,19 @@ def _interior(a, axis: int):
     return lax.slice_in_dim(a, 1, n - 1, axis=axis)
 
 
+def _mass_density(state, params):
+    """Water volume per unit area (m): the depth."""
+    return state.h
+
+
+INVARIANTS = (Invariant("mass", "m3", _mass_density),)
+"""Conserved by the scheme (to round-off): the total water volume."""
+
+
 @dataclass(frozen=True)
 class ShallowWater:
-    """Right-hand side of the shallow-water equations on one tile.
+    """Right-hand side of the shallow-water equations on one tile, and the
+    declaration of the equation set (:mod:`dycore.equations.base`).
 
     reconstruction: a reconstruction object (see operators.reconstruction)
     riemann:        a Riemann flux function (see operators.riemann)
@@ -92,6 +101,14 @@ class ShallowWater:
     dy: float
     y_rel: np.ndarray
     dry_tolerance: float = 1e-10
+
+    name = "shallow_water"
+    fields = FIELDS
+    parameters = PARAMETERS
+    invariants = INVARIANTS
+    state_type = State
+    params_type = Params
+    violation_name = "negative depth"
 
     @property
     def halo(self) -> int:
@@ -201,8 +218,16 @@ class ShallowWater:
         dhv = dhv - params.drag_linear * state.hv - params.drag_quadratic * speed * vi
         return State(dh, dhu, dhv)
 
-    def max_signal_rate(self, state: State, g):
-        """Local max over cells of (|u| + c)/dx + (|v| + c)/dy (1/s), c = sqrt(g h)."""
+    def violation(self, state: State):
+        """Per cell, how far the state is from admissible (m): the depth below
+        ``-dry_tolerance``, else 0. Blow-up detection flags cells where it is
+        positive (non-finite values are checked apart)."""
+        return jnp.where(state.h < -self.dry_tolerance, -state.h, 0.0)
+
+    def max_signal_rate(self, state: State, params):
+        """Local max over cells of (|u| + c)/dx + (|v| + c)/dy (1/s), c = sqrt(g h).
+        ``params``: the parameters (or g itself, m/s^2)."""
+        g = getattr(params, "g", params)
         wet = state.h > self.dry_tolerance
         u = safe_divide(state.hu, state.h, wet)
         v = safe_divide(state.hv, state.h, wet)
