@@ -228,3 +228,102 @@ def test_rounds_are_matchings_and_cover_every_link():
         link = sheet.link(rank, side)
         if link is not None and link.rank != rank:
             assert (rank, side) in rounds
+
+
+# ------------------------------------------------------------------ the cube
+from parallel.cube import CubeTopology, fold  # noqa: E402
+
+
+def test_fold_crosses_each_edge_onto_the_right_face_and_back():
+    n = 4
+    # Every edge ghost folds onto another face, and folding the mirror step
+    # back over the edge returns to the interior cell next to the edge.
+    for face in range(6):
+        for t in range(n):
+            for i, j in ((-1, t), (n, t), (t, -1), (t, n)):
+                f2, i2, j2 = fold(n, face, i, j)
+                assert f2 != face and 0 <= i2 < n and 0 <= j2 < n
+    # Faces 0..3 go round the equator: east of face k is face k+1.
+    for k in range(4):
+        assert fold(n, k, n, 1)[0] == (k + 1) % 4
+    assert fold(n, 0, 1, n)[0] == 4 and fold(n, 0, 1, -1)[0] == 5
+
+
+def cube_ids(n):
+    return 1.0 + np.arange(6 * n * n, dtype=np.float64).reshape(6, n, n)  # [face, j, i]
+
+
+@pytest.mark.parametrize("n, p, halo", [(4, 1, 2), (6, 2, 2), (6, 1, 3)])
+def test_cube_halo_holds_the_folded_cells_corners_included(n, p, halo):
+    cube = CubeTopology(n, p, p, halo)
+    check_consistent(cube)
+    assert not is_axis_aligned(cube)
+    ids = cube_ids(n)
+    local = {r: [jnp.asarray(cube.box(r).take(ids[cube.box(r).face]))]
+             for r in range(cube.n_ranks)}
+    got = fill_all(cube, halo, local, [SCALAR])
+    vertex_corners = 0
+    for rank in range(cube.n_ranks):
+        box = cube.box(rank)
+        want = np.empty((box.ny + 2 * halo, box.nx + 2 * halo))
+        for jj in range(want.shape[0]):
+            for ii in range(want.shape[1]):
+                f, i, j = fold(n, box.face, box.i0 + ii - halo, box.j0 + jj - halo)
+                want[jj, ii] = ids[f, j, i]
+        bad = np.argwhere(got[rank][0] != want)
+        assert bad.size == 0, f"rank {rank}: {len(bad)} wrong cells, first {bad[:3]}"
+        # Corner blocks at a cube vertex hold a third face's cells.
+        at_vertex = (box.i0 in (0,) or box.i0 + box.nx == n) and \
+                    (box.j0 in (0,) or box.j0 + box.ny == n)
+        if at_vertex:
+            corner = got[rank][0][:halo, :halo] if box.i0 == 0 and box.j0 == 0 else None
+            if corner is not None:
+                faces = {int((c - 1) // (n * n)) for c in corner.ravel()}
+                south = cube.link(rank, "south").rank // (p * p)
+                west = cube.link(rank, "west").rank // (p * p)
+                assert faces.isdisjoint({box.face}) and len(faces) == 1
+                assert faces != {south} or south == west
+                vertex_corners += 1
+    assert vertex_corners >= 6
+
+
+def test_cube_vector_components_turn_with_the_face():
+    """A vector field given by its face-local components (u along i, v along j):
+    an edge ghost holds the neighbour's vector expressed in our index frame."""
+    n, halo = 4, 2
+    cube = CubeTopology(n, 1, 1, halo)
+    ids = cube_ids(n)
+    u, v = 2.0 * ids + 0.25, -3.0 * ids + 0.5
+    local = {r: [jnp.asarray(u[r]), jnp.asarray(v[r])] for r in range(6)}
+    got = fill_all(cube, halo, local, [X_COMPONENT, Y_COMPONENT])
+    for face in range(6):
+        for t in range(n):
+            for d in range(halo):
+                for side, (i, j), (ai, aj) in (("west", (-1 - d, t), (0, 1)),
+                                               ("east", (n + d, t), (0, 1)),
+                                               ("south", (t, -1 - d), (1, 0)),
+                                               ("north", (t, n + d), (1, 0))):
+                    out = {"west": (-1, 0), "east": (1, 0), "south": (0, -1),
+                           "north": (0, 1)}[side]
+                    f0, i0, j0 = fold(n, face, i, j)
+                    step = 1 if t + 1 < n else -1
+                    fa, ia, ja = fold(n, face, i + step * ai, j + step * aj)
+                    fo, io, jo = fold(n, face, i + out[0], j + out[1])
+                    assert fa == fo == f0
+                    # Our steps (along, out) -> theirs; ours = L @ theirs.
+                    ours = np.array([(step * ai, step * aj), out]).T
+                    theirs = np.array([(ia - i0, ja - j0), (io - i0, jo - j0)]).T
+                    L = np.rint(ours @ np.linalg.inv(theirs))
+                    want = L @ np.array([u[f0, j0, i0], v[f0, j0, i0]])
+                    cell = (j + halo, i + halo)
+                    assert got[face][0][cell] == want[0] and got[face][1][cell] == want[1], \
+                        (face, side, t, d)
+
+
+def test_cube_needs_square_tiles_and_enough_cells():
+    from parallel.errors import DecompositionError
+
+    with pytest.raises(DecompositionError, match="procs"):
+        CubeTopology(8, 2, 1)
+    with pytest.raises(DecompositionError, match="nx"):
+        CubeTopology(4, 4, 4, halo=2)
