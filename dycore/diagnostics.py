@@ -57,10 +57,3 @@ def observed_orders(errors, resolutions) -> list[float]:
     """Orders between consecutive (resolution, error) pairs."""
     return [observed_order(errors[i], errors[i + 1], resolutions[i], resolutions[i + 1])
             for i in range(len(errors) - 1)]
-
-
-def relative_drift(now: float, start: float) -> float:
-    """(now - start)/|start|, e.g. for total mass; 0 when both are 0."""
-    if start == 0:
-        return 0.0 if now == 0 else math.inf
-    return (now - start) / abs(start)
