@@ -21,6 +21,17 @@ def _blend(a, x, b, y):
     return jax.tree_util.tree_map(lambda p, q: a * p + b * q, x, y)
 
 
+def _toward(x, c, y):
+    """x + c (y - x): the convex combination (1 - c) x + c y written so that
+    its weights sum to exactly 1 whatever the rounding of c (with
+    ``(1 - c) * x + c * y`` and c = 2/3 the rounded weights sum to
+    1 - 2^-54, a relative bias of the same sign in every cell and step),
+    and y == x gives x exactly. For 0 <= c <= 1 the result lies between x
+    and y in floating point too (rounding is monotone), so positivity of
+    the stages carries over."""
+    return jax.tree_util.tree_map(lambda p, q: p + c * (q - p), x, y)
+
+
 def ssp_rk2(rhs: Callable, state, dt):
     """Two-stage, second-order SSP-RK (Heun); CFL coefficient 1."""
     s1 = _euler(state, rhs(state), dt)
@@ -28,10 +39,16 @@ def ssp_rk2(rhs: Callable, state, dt):
 
 
 def ssp_rk3(rhs: Callable, state, dt):
-    """Three-stage, third-order SSP-RK of Shu & Osher; CFL coefficient 1."""
+    """Three-stage, third-order SSP-RK of Shu & Osher; CFL coefficient 1.
+
+    The stages are u1 = u + dt L(u), u2 = (3/4) u + (1/4)(u1 + dt L(u1))
+    (weights exact in binary) and u_new = u + (2/3)(u2 + dt L(u2) - u):
+    the last is the convex combination (1/3) u + (2/3)(...) written so that
+    the inexact 1/3 and 2/3 do not bias the total mass (see :func:`_toward`).
+    """
     s1 = _euler(state, rhs(state), dt)
     s2 = _blend(0.75, state, 0.25, _euler(s1, rhs(s1), dt))
-    return _blend(1.0 / 3.0, state, 2.0 / 3.0, _euler(s2, rhs(s2), dt))
+    return _toward(state, 2.0 / 3.0, _euler(s2, rhs(s2), dt))
 
 
 TIME_STEPPERS: dict[str, Callable] = {"ssp_rk2": ssp_rk2, "ssp_rk3": ssp_rk3}
