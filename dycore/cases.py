@@ -22,6 +22,7 @@ All quantities are SI: metres, seconds.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,17 +100,17 @@ class Case:
                     raise ConfigError(f"config key 'case_params.{key}': unknown value {value!r}; "
                                       f"valid: {', '.join(self.choices[key])}")
             elif isinstance(default, (int, float)) and not isinstance(default, bool):
-                if (isinstance(value, bool) or not isinstance(value, (int, float))
-                        or not math.isfinite(value)):
-                    raise ConfigError(f"config key 'case_params.{key}': must be a finite "
-                                      f"number, got {value!r}")
-                value = float(value)
+                value = _number(key, value)
             params[key] = value
         self.check_params(params)
         return params
 
     def check_params(self, p: dict) -> None:
         """Raise ConfigError for physically meaningless parameters."""
+
+    def check_config(self, cfg) -> None:
+        """Raise ConfigError for config keys (with the resolved ``cfg``) that
+        this case cannot be set up with (e.g. a division by zero)."""
 
     def config_defaults(self, p: dict) -> dict:
         raise NotImplementedError
@@ -124,6 +125,30 @@ class Case:
     def exact(self, x, y, t, cfg):
         """Exact (h, hu, hv) at time t (s), or None when there is none."""
         return None
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(key, value) -> float:
+    """A numeric case parameter as a float: finite and, unless 0, a normal
+    float64 (as config keys: subnormals are flushed to zero by XLA)."""
+    bad = ConfigError(f"config key 'case_params.{key}': must be a finite number, "
+                      f"got {_show(value)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad
+    try:
+        number = float(value)
+    except OverflowError:
+        raise bad from None
+    if not math.isfinite(number):
+        raise bad
+    if number != 0 and abs(number) < sys.float_info.min:
+        raise ConfigError(f"config key 'case_params.{key}': {number!r} is not a normal "
+                          f"number (subnormals are flushed to zero)")
+    return number
 
 
 def _positive(p, *keys):
@@ -244,6 +269,19 @@ class InertiaGravityWave(Case):
     def check_params(self, p):
         _positive(p, "depth", "waves_x", "waves_y")
 
+    def check_config(self, cfg):
+        # The wave's frequency w^2 = f^2 + g H k^2 must exceed f^2 in floating
+        # point (the amplitude divides by w^2 - f^2).
+        p = cfg.case_params
+        kx = 2 * math.pi * p["waves_x"] / cfg.lx
+        ky = 2 * math.pi * p["waves_y"] / cfg.ly
+        f = cfg.f0
+        gap = (f * f + cfg.g * p["depth"] * (kx * kx + ky * ky)) - f * f
+        if not (math.isfinite(gap) and gap >= sys.float_info.min):
+            raise ConfigError(f"config key 'case_params.depth': {p['depth']:g} m makes the "
+                              f"gravity-wave part of the frequency vanish next to f0 = {f:g} "
+                              f"1/s (g H k^2 = {gap:g} 1/s^2); use a larger depth")
+
     def config_defaults(self, p):
         lx = 1.0e7
         nx = 50
@@ -362,6 +400,17 @@ class KelvinWave(Case):
     def check_params(self, p):
         _positive(p, "depth", "domain_radii")
 
+    def check_config(self, cfg):
+        # The deformation radius c/f0 (the wave decays away from the southern
+        # wall only for f0 > 0).
+        if not cfg.f0 > 0:
+            raise ConfigError(f"config key 'f0': the Kelvin wave along a southern wall needs "
+                              f"f0 > 0 (its decay scale is sqrt(g H)/f0), got {cfg.f0:g}")
+        rd = math.sqrt(cfg.g * cfg.case_params["depth"]) / cfg.f0
+        if not (math.isfinite(rd) and rd >= sys.float_info.min):
+            raise ConfigError(f"config key 'f0': {cfg.f0:g} 1/s gives a deformation radius of "
+                              f"{rd:g} m that cannot be computed with")
+
     def config_defaults(self, p):
         g, f0 = 9.81, 1.0e-4
         rd = math.sqrt(g * p["depth"]) / f0
@@ -447,3 +496,4 @@ def get_case(name: str) -> Case:
     if name not in CASES:
         raise ConfigError(f"config key 'case': unknown value {name!r}; valid: {', '.join(CASES)}")
     return CASES[name]
+

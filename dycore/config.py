@@ -11,18 +11,21 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 
 from dycore.cases import CASES, get_case
 from dycore.errors import ConfigError
-from dycore.operators.reconstruction import LIMITERS, SCHEMES
+from dycore.operators.reconstruction import LIMITERS, SCHEMES, make_reconstruction
 from dycore.operators.riemann import RIEMANN_SOLVERS
 from dycore.timestepping import TIME_STEPPERS
 from parallel.ghosts import BOUNDARY_KINDS
 
 DTYPES = ("float64", "float32")
+MAX_CELLS = 2 ** 31 - 1
+"""Largest nx or ny (cell indices are 32-bit integers in places)."""
 
 
 @dataclass(frozen=True)
@@ -75,15 +78,25 @@ class Config:
         ``as_dict``, the key -> value dict as written (keys checked), for
         merging with other sources: the command-line driver's flags win
         over it, and keys the file leaves out must stay unset."""
+        name = str(path)
         try:
             with open(path, "rb") as fh:
                 values = tomllib.load(fh)
         except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} not found") from None
+            raise ConfigError(f"config file {name!r} not found") from None
         except IsADirectoryError:
-            raise ConfigError(f"config file {str(path)!r} is a directory") from None
+            raise ConfigError(f"config file {name!r} is a directory") from None
         except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+            raise ConfigError(f"config file {name!r} is not valid TOML: {err}") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"config file {name!r} is not valid TOML: not UTF-8 text "
+                              f"(byte {err.start})") from None
+        except RecursionError:
+            raise ConfigError(f"config file {name!r} is not valid TOML for a config: nested "
+                              f"too deeply") from None
+        except (OSError, MemoryError) as err:
+            raise ConfigError(f"config file {name!r} cannot be read: "
+                              f"{getattr(err, 'strerror', None) or type(err).__name__}") from None
         if as_dict:
             check_keys(values)
             return values
@@ -111,6 +124,7 @@ class Config:
                 filled[key] = {"g": 9.81}.get(key, 0.0)
         cfg = dataclasses.replace(self, **filled)
         cfg.validate()
+        case.check_config(cfg)
         return cfg
 
     # -- validation ---------------------------------------------------------
@@ -127,17 +141,30 @@ class Config:
         if (self.bc_south == "periodic") != (self.bc_north == "periodic"):
             raise ConfigError("config keys 'bc_south'/'bc_north': periodic must be set on both sides")
         for key in ("nx", "ny"):
-            _check_int(key, getattr(self, key), minimum=1)
+            _check_int(key, getattr(self, key), minimum=1, maximum=MAX_CELLS)
         for key in ("lx", "ly", "t_end", "g", "cfl", "dry_tolerance"):
-            _check_float(key, getattr(self, key), positive=True)
+            _check_float(key, getattr(self, key), positive=True, dtype=self.dtype)
         for key in ("x0", "y0", "f0", "beta"):
-            _check_float(key, getattr(self, key))
+            _check_float(key, getattr(self, key), dtype=self.dtype)
         for key in ("drag_linear", "drag_quadratic"):
-            _check_float(key, getattr(self, key), non_negative=True)
+            _check_float(key, getattr(self, key), non_negative=True, dtype=self.dtype)
         if self.dt is not None:
-            _check_float("dt", self.dt, positive=True)
+            _check_float("dt", self.dt, positive=True, dtype=self.dtype)
         if self.output_interval is not None:
-            _check_float("output_interval", self.output_interval, positive=True)
+            _check_float("output_interval", self.output_interval, positive=True,
+                         dtype=self.dtype)
+        for key, length, n in (("lx", self.lx, self.nx), ("ly", self.ly, self.ny)):
+            spacing = length / n
+            if not _normal(spacing, self.dtype):
+                raise ConfigError(f"config key {key!r}: {length:g} m over {n} cells gives a cell "
+                                  f"size of {spacing:g} m, not a normal {self.dtype} number; "
+                                  f"use a larger {key} or fewer cells")
+        halo = make_reconstruction(self.scheme, self.limiter).halo
+        for key, n, sides in (("nx", self.nx, (self.bc_west, self.bc_east)),
+                              ("ny", self.ny, (self.bc_south, self.bc_north))):
+            if "wall" in sides and n < halo:
+                raise ConfigError(f"config key {key!r}: a wall boundary needs at least {halo} "
+                                  f"cells for the {self.scheme} scheme's halo, got {n}")
         if self.output is not None and not isinstance(self.output, str):
             raise ConfigError(f"config key 'output': must be a file path, got {self.output!r}")
         if self.procs is not None:
@@ -163,17 +190,54 @@ def _check_choice(key: str, value: Any, choices) -> None:
                           f"valid: {', '.join(choices)}")
 
 
-def _check_int(key: str, value: Any, minimum: int) -> None:
+def _show(value: Any) -> str:
+    """A value in a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_int(key: str, value: Any, minimum: int, maximum: int | None = None) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"config key {key!r}: must be an integer, got {value!r}")
+        raise ConfigError(f"config key {key!r}: must be an integer, got {_show(value)}")
     if value < minimum:
         raise ConfigError(f"config key {key!r}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"config key {key!r}: must be <= {maximum}, got {_show(value)}")
 
 
-def _check_float(key: str, value: Any, positive=False, non_negative=False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"config key {key!r}: must be a finite number, got {value!r}")
+_LIMITS = {"float64": (sys.float_info.min, sys.float_info.max),
+           "float32": (1.1754943508222875e-38, 3.4028234663852886e+38)}
+
+
+def _normal(value: float, dtype: str = "float64") -> bool:
+    """Whether ``value`` is zero or a normal (not subnormal, not overflowing)
+    number of ``dtype``: XLA flushes subnormals to zero."""
+    tiny, huge = _LIMITS.get(dtype, _LIMITS["float64"])
+    return value == 0 or (math.isfinite(value) and tiny <= abs(value) <= huge)
+
+
+def check_number(key: str, value: Any, positive=False, non_negative=False,
+                 dtype: str = "float64") -> None:
+    """ConfigError unless ``value`` is a finite real number, normal in
+    ``dtype`` (or 0), and > 0 (``positive``) or >= 0 (``non_negative``).
+    ``key`` names it in the message (e.g. ``"config key 'dt'"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key}: must be a finite number, got {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ConfigError(f"{key}: must be a finite number, got {_show(value)}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{key}: must be a finite number, got {_show(value)}")
     if positive and value <= 0:
-        raise ConfigError(f"config key {key!r}: must be > 0, got {value}")
+        raise ConfigError(f"{key}: must be > 0, got {value}")
     if non_negative and value < 0:
-        raise ConfigError(f"config key {key!r}: must be >= 0, got {value}")
+        raise ConfigError(f"{key}: must be >= 0, got {value}")
+    if not _normal(number, dtype):
+        raise ConfigError(f"{key}: {number!r} is not a normal {dtype} number (too small or "
+                          f"too large to compute with: subnormals are flushed to zero)")
+
+
+def _check_float(key: str, value: Any, positive=False, non_negative=False,
+                 dtype: str = "float64") -> None:
+    check_number(f"config key {key!r}", value, positive, non_negative, dtype)

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing output or restart file (refused otherwise)")
     p.add_argument("--allow-unstable", action="store_true",
                    help="run even if the fixed --dt (or --cfl) exceeds the CFL stability limit")
+    p.add_argument("--allow-many-frames", action="store_true",
+                   help="allow an output or checkpoint interval that gives more than a "
+                        "million frames or restart files")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--list-cases", action="store_true", help="list the test cases and exit")
     return p
@@ -78,6 +81,8 @@ def parse_value(text: str):
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise UsageError("argument --set: the value is nested too deeply") from None
 
 
 def _merge(values: dict, key: str, value) -> None:

@@ -10,8 +10,13 @@ time, the worst cell and the likely cause; exit status 1.
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from dycore.config import ConfigError
 from dycore.driver.cli import resume_hint
+from dycore.equations.shallow_water import FIELDS
 from dycore.io import allgather
 
 CFL_LIMIT = 1.0
@@ -92,3 +97,63 @@ def blow_up(sim, team, fault, state, t, step, ckpt_path, write_ckpt, writer, las
                     f"{cause}; the last good state (step {step}, t = {t:.6g} s) is in the "
                     f"restart file {ckpt_path}{kept}; to go on from it: "
                     + resume_hint(ctx.size, ckpt_path, cfg.output, step, retry))
+
+
+def check_state(sim, team, state, source: str) -> None:
+    """Bad input: a state to start from (the case's initial state or a
+    restart file's, named by ``source``) that the run cannot compute with:
+    non-finite values, a state the equation set does not admit (shallow
+    water: a depth below ``-dry_tolerance``), values so large that the
+    fluxes would overflow the dtype, or a total mass that overflows.
+    Every rank reaches the same verdict (the facts are exchanged first)."""
+    fields = [np.asarray(getattr(state, f.name)) for f in FIELDS]
+    finite = all(bool(np.all(np.isfinite(q))) for q in fields)
+    admissible = finite and not bool(np.any(np.asarray(sim.model.violation(state)) > 0))
+    largest = [float(np.max(np.abs(q))) if q.size and finite else 0.0 for q in fields]
+    facts = allgather(team, (finite, admissible, largest))
+    if not all(f for f, _, _ in facts):
+        raise ConfigError(f"{source} has non-finite values (NaN or inf)")
+    if not all(a for _, a, _ in facts):
+        raise ConfigError(f"{source} is not an admissible state of the equations: "
+                          f"{sim.model.violation_name} (below -dry_tolerance = "
+                          f"{-sim.config.dry_tolerance:g})")
+    limit = float(np.finfo(sim.dtype).max)
+    g = max(float(sim.config.g), 1.0)
+    for k, field in enumerate(FIELDS):
+        top = max(facts_k[2][k] for facts_k in facts)
+        if top * top * g > limit / 16:
+            raise ConfigError(f"{source}: |{field.name}| up to {top:.3g} {field.units} is too "
+                              f"large to compute with (the fluxes would overflow "
+                              f"{np.dtype(sim.dtype).name})")
+    try:
+        mass = sim.mass(state)
+    except OverflowError:
+        mass = math.inf
+    if not math.isfinite(mass):
+        raise ConfigError(f"{source}: its total mass overflows")
+
+
+def check_time_step(sim, state, t: float) -> None:
+    """Bad input: a first time step (the fixed ``dt``, or the CFL step of
+    ``state``) that is not a normal number of the run's dtype, or too small
+    to advance the time at t_end (the run would never end). Collective."""
+    cfg = sim.config
+    rate = signal_rate(sim, state)
+    if not math.isfinite(rate):
+        raise ConfigError(f"the wave speeds of the state at t = {t:g} s are too large to "
+                          f"compute a time step with; check the grid (lx, ly, nx, ny) and the "
+                          f"case parameters")
+    if cfg.dt is not None:
+        dt, key = cfg.dt, "config key 'dt'"
+    elif rate > 0:
+        dt, key = cfg.cfl / rate, f"the CFL time step (cfl = {cfg.cfl:g})"
+    else:
+        return
+    tiny = float(np.finfo(sim.dtype).tiny)
+    if not (math.isfinite(dt) and dt >= tiny):
+        raise ConfigError(f"{key}: {dt:g} s is not a normal {np.dtype(sim.dtype).name} number; "
+                          f"the cells are too small or the waves too fast for this dtype")
+    if cfg.t_end + dt <= cfg.t_end:
+        raise ConfigError(f"{key}: {dt:g} s is below the resolution of the time at t_end = "
+                          f"{cfg.t_end:g} s (the time would stop advancing); use a smaller "
+                          f"t_end or a coarser grid")

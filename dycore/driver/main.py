@@ -16,38 +16,96 @@ import traceback
 
 from dycore import runtime
 from dycore.cases import CASES
-from dycore.config import Config, ConfigError
+from dycore.config import Config, ConfigError, check_number
 from dycore.driver.cli import UsageError, build_parser, config_values, restart_base, resume_hint
-from dycore.driver.faults import NonFinite, blow_up, check_stability
+from dycore.driver.faults import (NonFinite, blow_up, check_stability, check_state,
+                                  check_time_step)
 from dycore.driver.files import check_files, load_restart, open_output, save_restart
 from dycore.driver.progress import Progress, error, say
 from dycore.driver.ranks import Team, agreed, launcher_rank
-from dycore.driver.schedule import default_checkpoint_path, on_output_grid, schedule
+from dycore.driver.resources import check_events, check_memory
+from dycore.driver.schedule import default_checkpoint_path, events, on_output_grid
 from dycore.driver.signals import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
-                                   SEGMENT_WALL_S, StopRequest, Stopped, exit_status)
-from dycore.io import OutputError, allgather, read_restart_attrs
+                                   SEGMENT_WALL_S, StopRequest, Stopped, exit_status, take_early)
+from dycore.io import OutputError, allgather, part_path, read_restart_attrs
 from dycore.simulation import Simulation
 from parallel import world_duplicate
 
 
 def _setup(args, team):
-    """Config and Simulation from the restart file, TOML, flags (every rank)."""
+    """Config and Simulation from the restart file, TOML, flags (every rank).
+    Everything is validated, and the memory the run needs is checked,
+    before the Simulation allocates anything."""
     base, restart_attrs = None, None
     if args.restart:
         restart_attrs = read_restart_attrs(args.restart)
         base = restart_base(restart_attrs)
     config = Config.from_dict(config_values(args, base))
-    if args.checkpoint_interval is not None and not (
-            math.isfinite(args.checkpoint_interval) and args.checkpoint_interval > 0):
-        raise ConfigError(f"option --checkpoint-interval: must be > 0, "
-                          f"got {args.checkpoint_interval}")
-    sim = Simulation(config)  # looked up here, so that tests can inject a failure
+    if args.checkpoint_interval is not None:
+        check_number("option --checkpoint-interval", args.checkpoint_interval, positive=True)
+    resolved = config.resolved()
+    check_memory(resolved, team.size)
+    try:
+        sim = Simulation(config)  # looked up here, so that tests can inject a failure
+    except (ZeroDivisionError, OverflowError, FloatingPointError) as err:
+        raise ConfigError(f"config key 'case_params': case {resolved.case!r} cannot set up its "
+                          f"initial state with these parameters ({err})") from None
+    except MemoryError:
+        raise ConfigError(f"config keys 'nx'/'ny': out of memory setting up the "
+                          f"{resolved.nx}x{resolved.ny} grid; use more ranks or a smaller "
+                          f"grid") from None
     team.rank = sim.context.rank
     return sim, restart_attrs
 
 
+def _check_stop(team, stop) -> None:
+    """Before the first step: if a stop signal came on any rank, every rank
+    stops here (nothing written, or everything written discarded)."""
+    reports = allgather(team, stop.signum)
+    signum = next((s for s in reports if s), 0)
+    if signum:
+        raise Stopped(signum, f"interrupted by {signal.Signals(signum).name} during start-up, "
+                              f"before the first step; nothing was written")
+
+
+class WriteFailed(Exception):
+    """Writing the output or a restart file failed during the run; exit status 1."""
+
+
+def _write_failed(err, sim, state, t, step, kind, ckpt_path, write_ckpt, writer, last_output):
+    """A write failed mid-run (every rank; ``kind``: "output" or "restart"):
+    save the last good state where possible, keep the frames written, and
+    raise WriteFailed with one line naming the file and the error."""
+    cfg = sim.config
+    saved = ""
+    if kind == "output":
+        try:
+            write_ckpt(state, t, step)
+            saved = (f"; the last good state (step {step}, t = {t:.6g} s) is in the restart "
+                     f"file {ckpt_path}")
+        except OutputError as again:
+            saved = f"; the restart file could not be written either ({again})"
+        if writer:
+            writer.abandon()
+        kept = (f"; the output up to t = {last_output:g} s is kept in {part_path(cfg.output)}"
+                if last_output is not None else "")
+    else:
+        saved = "; the previous restart file, if any, is intact"
+        kept = ""
+        if writer:
+            try:
+                writer.close()
+                if last_output is not None:
+                    kept = f"; the output up to t = {last_output:g} s is in {cfg.output}"
+            except OutputError:
+                writer.abandon()
+    raise WriteFailed(f"writing the {kind} failed at step {step}, t = {t:.6g} s: {err}"
+                      f"{saved}{kept}")
+
+
 def _simulate(args, team, stop) -> int:
     sim, restart_attrs = agreed(team, lambda: _setup(args, team))
+    _check_stop(team, stop)
     cfg, ctx = sim.config, sim.context
     quiet = args.quiet
     ckpt_interval = args.checkpoint_interval
@@ -62,9 +120,15 @@ def _simulate(args, team, stop) -> int:
         if not t < cfg.t_end:
             raise ConfigError(f"config key 't_end': the restart file is at t = {t:g} s, "
                               f"not before t_end = {cfg.t_end:g} s; pass a larger --t-end")
+        source = f"restart file {args.restart!r}"
     else:
         state, t, step0 = sim.initial_state(), 0.0, 0
+        source = f"config key 'case_params': the initial state of case {cfg.case!r}"
+    check_state(sim, team, state, source)
     check_stability(sim, state, args.allow_unstable)
+    check_time_step(sim, state, t)
+    check_events(t, cfg.t_end, cfg.output_interval, ckpt_interval if periodic else None,
+                 args.allow_many_frames)
     agreed(team, lambda: check_files(args, cfg, ckpt_path, restart_attrs)
            if ctx.is_root else None)
 
@@ -74,31 +138,44 @@ def _simulate(args, team, stop) -> int:
         save_restart(ckpt_path, sim, s, t_s, step_s, extra=extra)
 
     t_start = t
+    mass0 = sim.mass(state)
+    wall0 = time.perf_counter()
+    sim.advance(state, t, t)  # zero steps: compiles the stepping loop
+    compile_s = time.perf_counter() - wall0
+    _check_stop(team, stop)  # nothing written yet
     writer = open_output(cfg.output, sim) if cfg.output else None
     try:
-        mass0 = sim.mass(state)
-        stop.install()  # before the first line, so that a caller who saw it may signal
+        try:
+            _check_stop(team, stop)
+        except Stopped:
+            if writer:
+                writer.discard()
+                writer = None
+            raise
+        stop.startup = False
+        team.running = True
         say(ctx.rank, quiet,
             f"dycore: {cfg.case} {cfg.nx}x{cfg.ny} cells, {cfg.scheme}/{cfg.limiter}/"
             f"{cfg.riemann}/{cfg.time_stepper}, {ctx.size} rank(s), t = {t:g} -> "
             f"{cfg.t_end:g} s" + (f", output {cfg.output}" if cfg.output else ""))
         last_output = None
+        steps = 0
         if writer and (not args.restart or on_output_grid(t, cfg.output_interval)):
-            writer.write(state, t)
+            try:
+                writer.write(state, t)
+            except OutputError as err:
+                _write_failed(err, sim, state, t, step0, "output", ckpt_path, write_ckpt,
+                              writer, last_output)
             last_output = t
-        team.running = True
         # Output times are events even without an output file, so that the
         # time steps (the last one before an event is shortened) depend on
-        # the config only, not on whether a file is written.
-        events = schedule(t, cfg.t_end, cfg.output_interval or 0.0,
-                          (ckpt_interval or 0.0) if periodic else None)
+        # the config only, not on whether a file is written. Computed lazily.
+        plan = events(t, cfg.t_end, cfg.output_interval or 0.0,
+                      (ckpt_interval or 0.0) if periodic else None)
 
-        wall0 = time.perf_counter()
-        sim.advance(state, t, t)  # zero steps: compiles the stepping loop
-        compile_s = time.perf_counter() - wall0
         progress = Progress(t, cfg.t_end, ctx.rank == 0 and not quiet and sys.stderr.isatty())
-        steps, stepping_s, segment = 0, 0.0, 16
-        for t_next, do_output, do_checkpoint in events:
+        stepping_s, segment = 0.0, 16
+        for t_next, do_output, do_checkpoint in plan:
             # Segments of `segment` steps: between them the ranks agree on a
             # stop request. Cutting does not change the steps (see advance).
             signum = 0
@@ -122,11 +199,18 @@ def _simulate(args, team, stop) -> int:
                 segment = reports[0][1]
                 signum = next((s for s, _ in reports if s), 0)
             if t == t_next:
-                if do_output and writer:
-                    writer.write(state, t)
-                    last_output = t
-                if do_checkpoint:
-                    write_ckpt(state, t, step0 + steps)
+                kind = "output"
+                try:
+                    if do_output and writer:
+                        writer.write(state, t)
+                        last_output = t
+                    kind = "restart"
+                    if do_checkpoint:
+                        write_ckpt(state, t, step0 + steps)
+                except OutputError as err:
+                    progress.finish()
+                    _write_failed(err, sim, state, t, step0 + steps, kind, ckpt_path,
+                                  write_ckpt, writer, last_output)
                 progress.update(t, steps)
             if signum:
                 progress.finish()
@@ -163,11 +247,25 @@ def _simulate(args, team, stop) -> int:
     return EXIT_OK
 
 
+def _ignore_file_size_signal():
+    """Ignore SIGXFSZ (main thread only), so that writing past a file size
+    limit (``ulimit -f``) fails with EFBIG, reported as a write failure,
+    instead of killing the process; returns the old handler (or None)."""
+    if not hasattr(signal, "SIGXFSZ"):
+        return None
+    try:
+        return signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    except (ValueError, OSError):
+        return None
+
+
 def main(argv=None) -> int:
     """Run the driver; returns the exit status (see :mod:`dycore.driver`)."""
+    stop = take_early() or StopRequest()
+    stop.install()  # first: a signal from now on is noted, never raised into the start-up
+    xfsz = _ignore_file_size_signal()  # a file size limit fails the write, not the process
     changed = runtime.configure()  # float64 and bit-for-bit XLA:CPU (dycore/runtime.py)
     team = Team(launcher_rank(), runtime=changed)
-    stop = StopRequest()
     code, message = EXIT_OK, None
     try:
         team.comm = world_duplicate()
@@ -182,7 +280,7 @@ def main(argv=None) -> int:
         code, message = EXIT_BAD_INPUT, err
     except OutputError as err:
         code, message = (EXIT_FAILED if team.running else EXIT_BAD_INPUT), err
-    except NonFinite as err:
+    except (NonFinite, WriteFailed) as err:
         code, message = EXIT_FAILED, err
     except Stopped as err:
         code, message = exit_status(err.signum), err
@@ -198,6 +296,8 @@ def main(argv=None) -> int:
         raise
     finally:
         stop.restore()
+        if xfsz is not None:
+            signal.signal(signal.SIGXFSZ, xfsz)
     if message is not None:
         error(team.rank, message)
     if code:

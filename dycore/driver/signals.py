@@ -10,6 +10,7 @@ mpirun make it kill the ranks after 1 s), or signal the ranks themselves.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -43,16 +44,31 @@ class Stopped(Exception):
         self.signum = signum
 
 
+def _launcher_rank() -> int:
+    for var in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"):
+        value = os.environ.get(var, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
 class StopRequest:
     """Signal handlers that ask the run to stop at the next segment boundary
-    (the first signal); a second signal raises KeyboardInterrupt at once."""
+    (the first signal); a second signal raises KeyboardInterrupt at once.
+
+    The handlers only take note (no exception is raised into whatever
+    runs: an import, an XLA compile, a JAX callback), and the driver looks
+    at :attr:`signum` at agreed points. While :attr:`startup` is True (no
+    file written yet), a second signal ends the process at once with
+    status 130 and one line."""
 
     def __init__(self):
         self.signum = 0
+        self.startup = True
         self._old = {}
 
     def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread() or self._old:
             return
         for sig in STOP_SIGNALS:
             try:
@@ -62,6 +78,11 @@ class StopRequest:
 
     def _handle(self, signum, frame):
         if self.signum:
+            if self.startup:
+                if _launcher_rank() == 0:
+                    os.write(2, b"dycore: error: interrupted during start-up by a second "
+                                b"signal, before the first step; nothing was written\n")
+                os._exit(EXIT_INTERRUPTED)
             raise KeyboardInterrupt
         self.signum = signum
 
@@ -69,3 +90,23 @@ class StopRequest:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+
+
+_EARLY: StopRequest | None = None
+
+
+def install_early() -> None:
+    """Take note of stop signals from now on (``python -m dycore.run`` calls
+    this first, before the driver's heavier imports); :func:`take_early`
+    hands the notes to the driver."""
+    global _EARLY
+    if _EARLY is None:
+        _EARLY = StopRequest()
+        _EARLY.install()
+
+
+def take_early() -> StopRequest | None:
+    """The StopRequest that :func:`install_early` installed (once), or None."""
+    global _EARLY
+    early, _EARLY = _EARLY, None
+    return early

@@ -35,6 +35,7 @@ another rank is writing.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 
 import h5py
@@ -42,10 +43,14 @@ import numpy as np
 
 from dycore.io.attributes import write_attrs
 from dycore.io.collective import OutputError, allgather, collectively
-from dycore.io.layout import (coordinates, describe, local_values, publish, remove_stale,
-                              tile_dir, tile_tuple, virtual)
+from dycore.io.layout import (FileLock, check_room, coordinates, describe, is_regular,
+                              discard_tmp, local_values, make_folders, new_h5, own_folder, publish,
+                              remove_folders, remove_stale, tile_dir, tile_tuple, virtual)
 
-__all__ = ["OutputWriter", "part_path"]
+__all__ = ["OutputWriter", "TILE_PATTERN", "part_path"]
+
+TILE_PATTERN = r"rank\d+\.h5"
+"""Names of the per-rank files in an output's tile folder."""
 
 
 def part_path(path: str) -> str:
@@ -68,11 +73,19 @@ class OutputWriter:
     attrs:   root attributes (the config, the version); ``ranks`` is added
 
     Collective: every rank constructs it and calls :meth:`write` and
-    :meth:`close`. Creating it creates the files (``PATH.part``; an existing
-    ``PATH`` is removed), so an unwritable path fails here, before any time
-    step. :meth:`close` renames ``PATH.part`` to ``PATH``; :meth:`abandon`
-    (not collective, for error paths) closes the files and leaves the
-    ``.part`` name.
+    :meth:`close`. Creating it creates the files, so an unwritable path
+    fails here, before any time step: ``PATH.part`` (created exclusively,
+    never through a link, and locked with flock for the writer's lifetime:
+    a second writer of the same ``PATH`` fails with "being written by
+    another run"), and on N ranks the tile folder ``PATH.part.tiles/``
+    (created fresh). An existing ``PATH`` must be a regular file; it is
+    replaced only by :meth:`close`, when the new file is complete (on N
+    ranks ``PATH.part.tiles/`` then becomes ``PATH.tiles/``, replacing an
+    earlier tile folder of ours; a ``PATH.tiles`` that is a link or holds
+    other files is refused at creation). :meth:`abandon` (not collective,
+    for error paths) closes the files and leaves the ``.part`` name;
+    :meth:`discard` (collective, for a run that fails before its first
+    step) deletes everything the writer created.
     """
 
     def __init__(self, path, context, grid, tile, fields, static, dtype, attrs):
@@ -84,23 +97,46 @@ class OutputWriter:
         self.frames = 0
         self.closed = False
         self.part = part_path(self.path)
+        self.tiles = tile_dir(self.part)
         self._main = self._tile = None
+        self._lock = None
+        self._made: list[str] = []   # what this writer created (root: part, folders)
+        self._tile_path = None
         self._tile_name = f"rank{ctx.rank:05d}.h5"
+        self._grid, self._tiles = grid, None
         shape = (grid.ny, grid.nx)
         tiles = allgather(ctx, tile_tuple(tile))
+        self._tiles = tiles
 
         def create_main():
             folder = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(folder, exist_ok=True)
+            self._folders = make_folders(folder)
             if os.path.isdir(self.path):
                 raise OutputError(f"cannot write output {self.path!r}: it is a directory")
-            for old in (self.path, self.part):
-                if os.path.lexists(old):
-                    os.remove(old)
-            remove_stale(tile_dir(self.path), set(), r"rank\d+\.h5")
+            if os.path.lexists(self.path) and not is_regular(self.path):
+                raise OutputError(f"cannot write output {self.path!r}: it exists and is not a "
+                                  f"regular file (a link, device or other special file); "
+                                  f"refusing to replace it")
+            final_tiles = tile_dir(self.path)
+            if os.path.lexists(final_tiles) and not own_folder(final_tiles, TILE_PATTERN):
+                raise OutputError(f"cannot write output {self.path!r}: {final_tiles!r} exists "
+                                  f"and is not a tile folder written by dycore (a link, or it "
+                                  f"holds other files); refusing to replace it")
+            self._take_part()
+            if os.path.lexists(self.tiles):  # left by a crashed run (its lock is gone)
+                if not own_folder(self.tiles, TILE_PATTERN):
+                    raise OutputError(f"cannot write output {self.path!r}: {self.tiles!r} "
+                                      f"exists and is not a tile folder written by dycore")
+                remove_stale(self.tiles, set(), TILE_PATTERN)
             if ctx.size > 1:
-                os.makedirs(tile_dir(self.path), exist_ok=True)
-            f = h5py.File(self.part, "w")
+                os.mkdir(self.tiles)
+                self._made.append(self.tiles)
+            f = h5py.File(self.part, "w", locking=False)
+            self._main = f
+            mine, now = os.fstat(self._lock.fd), os.lstat(self.part)
+            if (mine.st_ino, mine.st_dev) != (now.st_ino, now.st_dev):
+                raise OutputError(f"cannot write output {self.path!r}: {self.part!r} was "
+                                  f"replaced while it was being created")
             write_attrs(f, {**attrs, "ranks": int(ctx.size)})
             coordinates(f, grid)
             t = f.create_dataset("time", shape=(0,), maxshape=(None,), chunks=(512,),
@@ -113,35 +149,93 @@ class OutputWriter:
                 # Made before the tile files exist, so that rank 0 never opens
                 # (and, with HDF5 file locking, collides with) a file that
                 # another rank has open for writing.
-                base = os.path.basename(tile_dir(self.path))
-                sources = [f"{base}/rank{r:05d}.h5" for r in range(ctx.size)]
-                for field in self.fields:
-                    virtual(f, field.name, tiles, sources, shape, self.dtype, time_axis=True)
-                for name in self.static:
-                    virtual(f, name, tiles, sources, shape, self.dtype, time_axis=False)
+                self._map_tiles(f, self.tiles)
             for field in self.fields:
                 describe(f, field, ("time", "y", "x"))
             for field, _ in self.static.values():
                 describe(f, field, ("y", "x"))
             f.flush()
-            self._main = f
 
-        collectively(ctx, create_main, what=f"cannot create output {self.path!r}",
-                     root_only=True)
-        if ctx.size == 1:
-            return
+        self._folders = []
+        try:
+            collectively(ctx, create_main, what=f"cannot create output {self.path!r}",
+                         root_only=True)
+            if ctx.size == 1:
+                return
 
-        def create_tile():
-            # No file lock: readers of the global view (rank 0 closing the
-            # file, a user peeking at a running job) may open it meanwhile.
-            f = h5py.File(os.path.join(tile_dir(self.path), self._tile_name), "w",
-                          locking=False)
-            f.attrs.update({"j0": tile.j0, "i0": tile.i0, "rank": ctx.rank})
-            self._create_fields(f, (tile.ny, tile.nx))
-            f.flush()
-            self._tile = f
+            def create_tile():
+                # No file lock: readers of the global view (rank 0 closing the
+                # file, a user peeking at a running job) may open it meanwhile.
+                f, self._tile_path = new_h5(os.path.join(self.tiles, self._tile_name),
+                                            locking=False)
+                self._tile = f
+                f.attrs.update({"j0": tile.j0, "i0": tile.i0, "rank": ctx.rank})
+                self._create_fields(f, (tile.ny, tile.nx))
+                f.flush()
 
-        collectively(ctx, create_tile, what=f"cannot create output tile of {self.path!r}")
+            collectively(ctx, create_tile, what=f"cannot create output tile of {self.path!r}")
+        except OutputError:
+            self._discard_local()
+            raise
+
+    def _take_part(self) -> None:
+        """Create ``PATH.part`` exclusively and lock it (root). A ``.part``
+        that exists is replaced only if it is a regular file that no
+        running writer holds (one left by a crash)."""
+        old = None
+        if os.path.lexists(self.part):
+            if not is_regular(self.part):
+                raise OutputError(f"cannot write output {self.path!r}: {self.part!r} exists "
+                                  f"and is not a regular file; refusing to replace it")
+            try:
+                old = FileLock.take(self.part)
+            except BlockingIOError:
+                raise OutputError(f"output {self.part!r} is being written by another run (it "
+                                  f"is locked); wait for it to end, or choose another "
+                                  f"--output") from None
+            os.unlink(self.part)
+        try:
+            fd = os.open(self.part, os.O_RDWR | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except FileExistsError:
+            raise OutputError(f"output {self.part!r} is being written by another run (it "
+                              f"appeared meanwhile); choose another --output") from None
+        finally:
+            if old is not None:
+                old.release()
+        self._made.append(self.part)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(f"output {self.part!r} is being written by another run (it "
+                              f"is locked); choose another --output") from None
+        self._lock = FileLock(fd)
+
+    def _map_tiles(self, f, folder: str) -> None:
+        """The virtual datasets of ``f`` mapping the tile files in ``folder``."""
+        shape = (self._grid.ny, self._grid.nx)
+        base = os.path.basename(folder)
+        sources = [f"{base}/rank{r:05d}.h5" for r in range(self.context.size)]
+        for field in self.fields:
+            virtual(f, field.name, self._tiles, sources, shape, self.dtype, time_axis=True)
+        for name in self.static:
+            virtual(f, name, self._tiles, sources, shape, self.dtype, time_axis=False)
+
+    def _remap_tiles(self, f, folder: str) -> None:
+        """Point the virtual datasets of ``f`` at the tile files in ``folder``."""
+        names = [field.name for field in self.fields] + list(self.static)
+        for name in names:
+            ds = f[name]
+            for axis, dim in enumerate(ds.dims):
+                for scale in list(dim.values()):
+                    dim.detach_scale(scale)
+            del f[name]
+        self._map_tiles(f, folder)
+        for field in self.fields:
+            describe(f, field, ("time", "y", "x"))
+        for field, _ in self.static.values():
+            describe(f, field, ("y", "x"))
 
     def _create_fields(self, f, shape) -> None:
         for field in self.fields:
@@ -157,6 +251,8 @@ class OutputWriter:
 
         def write_fields():
             f = self._main if self.context.size == 1 else self._tile
+            check_room(f.filename, sum(np.asarray(getattr(state, field.name)).size
+                                       for field in self.fields) * self.dtype.itemsize)
             for field in self.fields:
                 ds = f[field.name]
                 ds.resize(k + 1, axis=0)
@@ -164,6 +260,7 @@ class OutputWriter:
             f.flush()
 
         def write_time():
+            check_room(self._main.filename, 4096)
             ds = self._main["time"]
             ds.resize(k + 1, axis=0)
             ds[k] = float(t)
@@ -184,7 +281,11 @@ class OutputWriter:
 
     def close(self) -> None:
         """Finish the file: trim, flush and close every rank's file, then
-        rename ``PATH.part`` to ``PATH``. Collective; safe to call twice."""
+        publish: on N ranks move ``PATH.part.tiles/`` to ``PATH.tiles/``
+        (an earlier tile folder of ours is replaced) and point the virtual
+        datasets there; rename ``PATH.part`` to ``PATH`` (replacing an
+        earlier file only now, when the new one is complete). Collective;
+        safe to call twice."""
         if self.closed:
             return
         ctx = self.context
@@ -197,10 +298,26 @@ class OutputWriter:
 
         def finish_main():
             f, self._main = self._main, None
+            final_tiles = tile_dir(self.path)
             if f is not None and f.id.valid:
                 self._trim(f)
+                if ctx.size > 1:
+                    self._remap_tiles(f, final_tiles)
                 f.close()
+            old = None
+            if os.path.lexists(final_tiles):
+                if not own_folder(final_tiles, TILE_PATTERN):
+                    raise OutputError(f"{final_tiles!r} is not a tile folder written by "
+                                      f"dycore; the complete output is left as {self.part!r}")
+                old = f"{final_tiles}.old-{os.getpid()}"
+                os.rename(final_tiles, old)
+            if ctx.size > 1:
+                os.rename(self.tiles, final_tiles)
             publish(self.part, self.path)
+            if old is not None:
+                remove_stale(old, set(), TILE_PATTERN)
+            if self._lock is not None:
+                self._lock.release()
 
         what = f"cannot close output {self.part!r}"
         if ctx.size > 1:
@@ -219,9 +336,59 @@ class OutputWriter:
                 except (OSError, ValueError, RuntimeError):
                     pass
                 finally:
-                    f.close()
+                    try:
+                        f.close()
+                    except (OSError, ValueError, RuntimeError):
+                        pass
         self._tile = self._main = None
+        if self._lock is not None:
+            self._lock.release()
         self.closed = True
+
+    def _discard_local(self) -> None:
+        """Close and delete what this rank created (no agreement)."""
+        for f in (self._tile, self._main):
+            if f is not None and f.id.valid:
+                try:
+                    f.close()
+                except (OSError, ValueError, RuntimeError):
+                    pass
+        self._tile = self._main = None
+        discard_tmp(self._tile_path)
+        self._tile_path = None
+        if self.context.is_root:
+            for path in reversed(self._made):
+                if path == self.tiles:
+                    try:
+                        remove_stale(path, set(), TILE_PATTERN)
+                    except OSError:
+                        pass
+                else:
+                    discard_tmp(path)
+            self._made = []
+            remove_folders(self._folders)
+            self._folders = []
+        if self._lock is not None:
+            self._lock.release()
+        self.closed = True
+
+    def discard(self) -> None:
+        """Delete everything this writer created (the ``.part``, the tile
+        folder and files, the folders made for them): for a run that stops
+        before its first step. Collective."""
+        if self.context.size > 1:
+            collectively(self.context, lambda: self._drop_tile(),
+                         what=f"cannot remove output tile of {self.path!r}")
+        collectively(self.context, self._discard_local, what=f"cannot remove {self.part!r}",
+                     root_only=True)
+        self.closed = True
+
+    def _drop_tile(self) -> None:
+        f, self._tile = self._tile, None
+        if f is not None and f.id.valid:
+            f.close()
+        discard_tmp(self._tile_path)
+        self._tile_path = None
 
     def __enter__(self):
         return self
