@@ -497,3 +497,6 @@ def get_case(name: str) -> Case:
         raise ConfigError(f"config key 'case': unknown value {name!r}; valid: {', '.join(CASES)}")
     return CASES[name]
 
+
+from dycore.cases_verification import VERIFICATION_CASES  # noqa: E402  (issue 16)
+CASES.update(VERIFICATION_CASES)
