@@ -96,6 +96,104 @@ class _Plan:
             self.phases.append((sides, remote))
 
 
+class _TileFill:
+    """The fill of one tile, in stages: per phase, :meth:`outgoing` gives the
+    strips that cross each side with a link to another tile, and
+    :meth:`incoming` takes what arrived there and makes that phase's ghosts.
+    MPI carries the strips between ranks (:func:`make_halo_filler`); for the
+    tiles of one process they are handed over directly
+    (:func:`make_multi_tile_filler`).
+
+    local: no messages, and the padded array is built side by side with its
+    ghosts (the order in which the backward pass then sums the cotangents of
+    a field is the one the single-process fill always had).
+    """
+
+    def __init__(self, plan, rank, halo, fields, kinds, local):
+        self.plan, self.rank, self.H = plan, rank, halo
+        self.fields, self.kinds, self.local = fields, kinds, local
+        self.partners = _partners(kinds)
+        self.frames = [frame(q, halo) for q in fields] if local else None
+        self.g1, self.g2, self.edges = {}, {}, None
+
+    # ---------------------------------------------------------------- pieces
+    def _interior(self, side):
+        return [strip(q, self.H, side) for q in self.fields]
+
+    def _extended(self, side):
+        end = side_axis_end(side)[1]
+        if side in Y_SIDES:
+            return [edge_rows(rows, self.H, end) for rows in self.edges]
+        return [y_extended_columns(q, s, n, self.H, end)
+                for q, s, n in zip(self.fields, self.g1["south"], self.g1["north"])]
+
+    def _pieces(self, phase):
+        return self._interior if phase == 0 else self._extended
+
+    def outgoing(self, phase) -> dict:
+        """{side: strips (one per field)} to send across this phase's remote links."""
+        if phase == 1 and self.edges is None:
+            self.edges = [x_padded_edges(q, w, e, self.H)
+                          for q, w, e in zip(self.fields, self.g1["west"], self.g1["east"])]
+        return {side: self._pieces(phase)(side) for _, side in self.plan.phases[phase][1]}
+
+    # ---------------------------------------------------------------- ghosts
+    def _physical(self, phase, k, side, kind, sign):
+        axis, end = side_axis_end(side)
+        if phase == 0:
+            return physical_ghosts(self.fields[k], self.H, axis, end, kind, sign)
+        return physical_ghosts(self.edges[k], self.H, -2, end, kind, sign)
+
+    def _ghosts(self, phase, side, received):
+        link = self.plan.links[side]
+        if link is None:
+            index = 0 if side in X_SIDES else 1
+            return [self._physical(phase, k, side, self.plan.boundary[side],
+                                   wall_parity(kind)[index])
+                    for k, kind in enumerate(self.kinds)]
+        blocks = (received[side] if link.rank != self.rank
+                  else self._pieces(phase)(link.orientation.glued_side(side)))
+        return _oriented(blocks, link.orientation, self.kinds, self.partners)
+
+    def incoming(self, phase, received: dict) -> None:
+        """Make this phase's ghosts from ``received`` ({side: strips})."""
+        if phase == 0:
+            for side in self.plan.phases[0][0]:
+                self.g1[side] = self._ghosts(0, side, received)
+                if self.local and side in X_SIDES:
+                    axis, end = side_axis_end(side)
+                    self.frames = [place(p, g, self.H, axis, end)
+                                   for p, g in zip(self.frames, self.g1[side])]
+            return
+        if self.edges is None:
+            self.outgoing(1)
+        for side in Y_SIDES:
+            self.g2[side] = self._ghosts(1, side, received)
+            if self.local:
+                end = side_axis_end(side)[1]
+                self.frames = [place(p, g, self.H, -2, end)
+                               for p, g in zip(self.frames, self.g2[side])]
+
+    def padded(self) -> list:
+        if self.local:
+            return self.frames
+        H, g1, g2 = self.H, self.g1, self.g2
+        out = []
+        for k, q in enumerate(self.fields):
+            p = frame(q, H)
+            p = place(place(p, g1["west"][k], H, -1, "lo"), g1["east"][k], H, -1, "hi")
+            p = place(place(p, g2["south"][k], H, -2, "lo"), g2["north"][k], H, -2, "hi")
+            out.append(p)
+        return out
+
+
+def _common_dtype(fields):
+    fields = list(fields)
+    dtypes = [q.dtype for q in fields]
+    common = jnp.result_type(*dtypes)
+    return [q.astype(common) for q in fields], dtypes
+
+
 def make_halo_filler(topology, rank: int, halo: int, transport=None):
     """``fill(fields, kinds)`` for ``rank`` of ``topology`` (see the module docstring).
 
@@ -108,95 +206,61 @@ def make_halo_filler(topology, rank: int, halo: int, transport=None):
     if transport is None and any(plan.phases[p][1] for p in (0, 1)):
         raise ValueError(f"rank {rank} has links to other ranks: a transport is needed")
 
-    def exchange(phase, pieces_at):
-        """{side: received strips (list per field)} for this phase's remote links."""
-        received = {}
-        for round_, side in plan.phases[phase][1]:
-            got = transport(jnp.stack(pieces_at(side)), plan.links[side].rank,
-                            PHASE_TAGS[phase] + round_)
-            received[side] = [got[k] for k in range(got.shape[0])]
-        return received
-
-    def ghosts(side, pieces_at, received, fields, kinds, partners, physical):
-        link = plan.links[side]
-        if link is None:
-            axis, end = side_axis_end(side)
-            index = 0 if axis == -1 else 1
-            return [physical(k, side, plan.boundary[side], wall_parity(kind)[index])
-                    for k, kind in enumerate(kinds)]
-        blocks = (received[side] if link.rank != rank
-                  else pieces_at(link.orientation.glued_side(side)))
-        return _oriented(blocks, link.orientation, kinds, partners)
-
-    def fill_group(fields, kinds, local):
-        """Pad ``fields`` together. ``local``: no messages, and the padded
-        array is built side by side with its ghosts (the order in which the
-        backward pass then sums the cotangents of a field is the one the
-        single-process fill always had)."""
-        partners = _partners(kinds)
-        frames = [frame(q, H) for q in fields] if local else None
-
-        def interior_strips(side):
-            return [strip(q, H, side) for q in fields]
-
-        def physical_1(k, side, kind, sign):
-            axis, end = side_axis_end(side)
-            return physical_ghosts(fields[k], H, axis, end, kind, sign)
-
-        # Phase 1: interior-length strips.
-        got = exchange(0, interior_strips)
-        g1 = {}
-        for side in plan.phases[0][0]:
-            g1[side] = ghosts(side, interior_strips, got, fields, kinds, partners, physical_1)
-            if local and side in X_SIDES:
-                axis, end = side_axis_end(side)
-                frames = [place(p, g, H, axis, end) for p, g in zip(frames, g1[side])]
-
-        # Phase 2: strips extended by the phase-1 ghosts (corners included).
-        edges = [x_padded_edges(q, w, e, H) for q, w, e in zip(fields, g1["west"], g1["east"])]
-
-        def extended(side):
-            end = side_axis_end(side)[1]
-            if side in Y_SIDES:
-                return [edge_rows(rows, H, end) for rows in edges]
-            return [y_extended_columns(q, s, n, H, end)
-                    for q, s, n in zip(fields, g1["south"], g1["north"])]
-
-        def physical_2(k, side, kind, sign):
-            end = side_axis_end(side)[1]
-            return physical_ghosts(edges[k], H, -2, end, kind, sign)
-
-        got = exchange(1, extended)
-        g2 = {}
-        for side in Y_SIDES:
-            g2[side] = ghosts(side, extended, got, fields, kinds, partners, physical_2)
-            if local:
-                end = side_axis_end(side)[1]
-                frames = [place(p, g, H, -2, end) for p, g in zip(frames, g2[side])]
-        if local:
-            return frames
-        out = []
-        for k, q in enumerate(fields):
-            p = frame(q, H)
-            p = place(place(p, g1["west"][k], H, -1, "lo"), g1["east"][k], H, -1, "hi")
-            p = place(place(p, g2["south"][k], H, -2, "lo"), g2["north"][k], H, -2, "hi")
-            out.append(p)
-        return out
+    def run(fields, kinds, local):
+        tile = _TileFill(plan, rank, H, fields, kinds, local)
+        for phase in (0, 1):
+            sends = tile.outgoing(phase)
+            received = {}
+            for round_, side in plan.phases[phase][1]:
+                got = transport(jnp.stack(sends[side]), plan.links[side].rank,
+                                PHASE_TAGS[phase] + round_)
+                received[side] = [got[k] for k in range(got.shape[0])]
+            tile.incoming(phase, received)
+        return tile.padded()
 
     # One field at a time where no link needs messages or turns axes.
     separable = not any(plan.phases[p][1] for p in (0, 1)) and all(
         link is None or link.orientation.is_identity for link in plan.links.values())
 
     def fill(fields, kinds):
-        fields = list(fields)
-        dtypes = [q.dtype for q in fields]
-        common = jnp.result_type(*dtypes)
-        fields = [q.astype(common) for q in fields]
+        fields, dtypes = _common_dtype(fields)
         kinds = list(kinds)
         if separable:
-            padded = [fill_group([q], [kind], True)[0] for q, kind in zip(fields, kinds)]
+            padded = [run([q], [kind], True)[0] for q, kind in zip(fields, kinds)]
         else:
-            padded = fill_group(fields, kinds, False)
+            padded = run(fields, kinds, False)
         return tuple(p.astype(dt) for p, dt in zip(padded, dtypes))
+
+    return fill
+
+
+def make_multi_tile_filler(topology, ranks, halo: int):
+    """``fill(tile_fields, kinds)`` for several tiles held by one process
+    (e.g. all six faces of a cube on one rank): ``tile_fields`` maps each of
+    ``ranks`` (tile numbers of ``topology``) to its list of interior arrays;
+    returns the same mapping to padded arrays. Every link must stay among
+    ``ranks``; strips are handed over directly, with no message."""
+    ranks = list(ranks)
+    plans = {r: _Plan(topology, r) for r in ranks}
+    for r, plan in plans.items():
+        for link in plan.links.values():
+            if link is not None and link.rank not in plans:
+                raise ValueError(f"tile {r} links to tile {link.rank}, not held here")
+    H = int(halo)
+
+    def fill(tile_fields, kinds):
+        kinds = list(kinds)
+        prepared = {r: _common_dtype(tile_fields[r]) for r in ranks}
+        tiles = {r: _TileFill(plans[r], r, H, prepared[r][0], kinds, False) for r in ranks}
+        for phase in (0, 1):
+            sends = {r: tile.outgoing(phase) for r, tile in tiles.items()}
+            for r, tile in tiles.items():
+                received = {}
+                for _, side in plans[r].phases[phase][1]:
+                    link = plans[r].links[side]
+                    received[side] = sends[link.rank][link.orientation.glued_side(side)]
+                tile.incoming(phase, received)
+        return {r: tuple(p.astype(dt) for p, dt in zip(tiles[r].padded(), prepared[r][1]))
+                for r in ranks}
 
     return fill
