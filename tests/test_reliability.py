@@ -1,7 +1,10 @@
 """Reliability of the driver (issue #6): bad input fails fast with one line
 and exit status 2; a blow-up, a signal or a failing rank stops every rank
 without losing what was computed, and the restart file written reproduces
-the run bit for bit; no process is left behind.
+the run bit for bit; no process is left behind. Issue 15 (at the end): a
+write failure mid-run, inputs that used to escape as tracebacks, hostile
+restart files, signals during the start-up (the file-safety items are in
+tests/test_security.py).
 
 The driver runs in subprocesses (``python -m dycore.run`` and ``mpirun -n 2``)
 on 16 x 16 grids and shares the suite's persistent JAX compile cache. Every
@@ -414,3 +417,273 @@ def test_failing_rank_aborts_the_job(env, tmp_path, mode):
     assert leftovers(tmp_path) == []
     # the output of the failed run is left as .part: it does not look complete
     assert (tmp_path / "out.h5.part").exists() and not (tmp_path / "out.h5").exists()
+
+
+# ------------------------------------------------- issue 15: write failures
+LIMIT = '''
+"""Run the driver under a file size limit (ulimit -f) set after MPI started
+(Open MPI's shared-memory files are larger than the limit); tests only."""
+import resource, signal, sys
+if len(sys.argv) > 2 and sys.argv[2] == "mpi":
+    from mpi4py import MPI  # noqa: F401
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+import dycore.run as run
+sys.exit(run.main(sys.argv[3:]))
+'''
+FILE_LIMIT = 1 << 20
+
+
+def _can_limit_file_size() -> bool:
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        return hard == resource.RLIM_INFINITY or hard >= FILE_LIMIT
+    except (ImportError, OSError, ValueError):
+        return False
+
+
+@pytest.mark.skipif(not _can_limit_file_size(), reason="cannot set RLIMIT_FSIZE here")
+@pytest.mark.parametrize("ranks", [1, pytest.param(2, marks=needs_mpirun)])
+def test_write_failure_mid_run_exits_1_keeping_what_was_written(env, tmp_path, ranks):
+    """Issue 15, item 3: the output passes the file size limit mid-run
+    (`ulimit -f`, SIGXFSZ ignored): one line naming the file and the error,
+    exit 1, the last good state in the restart file, the frames written
+    kept readable in the .part (no segfault, no h5py traceback)."""
+    script = tmp_path / "limit.py"
+    script.write_text(LIMIT)
+    args = [FILE_LIMIT, "mpi" if ranks > 1 else "-", "--case", "inertia_gravity_wave",
+            "--nx", 32 * ranks, "--ny", 32, "--t-end", 400000, "--output-interval", 4000,
+            "--output", tmp_path / "o.h5"]
+    proc = run(env, args, tmp_path, ranks=ranks, script=script)
+    line = assert_one_line(proc, 1, "writing the output failed", "o.h5", "File too large",
+                           "restart file", "o.restart.h5", "o.h5.part")
+    assert "h5py" not in proc.stderr
+    assert leftovers(tmp_path) == []
+    fields, t, step = read_fields(tmp_path / "o.restart.h5")
+    assert t > 0 and step > 0 and f"step {step}, t = {t:g} s" in line
+    assert all(np.all(np.isfinite(q)) for q in fields.values())
+    with h5py.File(tmp_path / "o.h5.part", "r") as f:
+        times = f["time"][()]
+        assert len(times) > 2 and times[-1] < t
+        np.testing.assert_array_equal(times, 4000.0 * np.arange(len(times)))
+        assert np.all(np.isfinite(f["h"][: len(times)]))
+
+
+# ------------------------------------------ issue 15: inputs that escaped
+ESCAPED = {
+    # item 8: tiles narrower than the halo with walls on one rank
+    "walls nx 1": (["--case", "lake_at_rest", "--nx", "1"], ["'nx'", "wall", "halo"]),
+    "walls weno5z nx 2": (["--case", "lake_at_rest", "--nx", "2", "--scheme", "weno5z"],
+                          ["'nx'", "3 cells"]),
+    # item 9: division by zero in a case
+    "kelvin f0 0": (["--case", "kelvin_wave", "--set", "f0=0"], ["'f0'", "> 0"]),
+    "igw tiny depth": (["--case", "inertia_gravity_wave", "--set", "case_params.depth=1e-300"],
+                       ["'case_params.depth'"]),
+    # item 10: overflow of the mass
+    "huge h_left": (["--case", "dam_break", "--set", "case_params.h_left=1e308"],
+                    ["case_params", "too large"]),
+    # item 12: memory
+    "728 TiB": (["--nx", "10000000", "--ny", "10000000"],
+                ["GiB of memory per rank", "this machine has", "more ranks"]),
+    "1e10 cells": (["--nx", "100000", "--ny", "100000"], ["GiB", "more ranks"]),
+    # item 11: integers past any grid
+    "nx 2**64": (["--set", "nx=18446744073709551616"], ["'nx'", "<= 2147483647"]),
+    "deep --set": (["--set", "nx=" + "[" * 5000 + "]" * 5000], ["--set", "nested"]),
+    # item 13: absurd numbers of events
+    "1e7 frames": (["--t-end", "1e7", "--output-interval", "1"],
+                   ["'output_interval'", "1e+07 output frames", "--allow-many-frames"]),
+    "checkpoint 1e-300": (["--checkpoint-interval", "1e-300"],
+                          ["--checkpoint-interval", "restart files", "--allow-many-frames"]),
+    # item 14: subnormal (non-normal) floats
+    "output interval 5e-324": (["--output-interval", "5e-324"], ["'output_interval'", "normal"]),
+    "t_end 1e-310": (["--t-end", "1e-310"], ["'t_end'", "normal"]),
+    "lx 5e-324": (["--set", "lx=5e-324"], ["'lx'", "normal"]),
+    "ly 5e-324": (["--set", "ly=5e-324"], ["'ly'", "normal"]),
+    "g 5e-324": (["--set", "g=5e-324"], ["'g'", "normal"]),
+    "cfl 5e-324": (["--set", "cfl=5e-324"], ["'cfl'", "normal"]),
+    "dt 5e-324": (["--dt", "5e-324"], ["'dt'", "normal"]),
+    "checkpoint 5e-324": (["--checkpoint-interval", "5e-324"], ["--checkpoint-interval",
+                                                                "normal"]),
+    "case param 5e-324": (["--case", "dam_break", "--set", "case_params.h_right=5e-324"],
+                          ["'case_params.h_right'", "normal"]),
+    "cell too small for time": (["--case", "dam_break", "--set", "lx=1e-300"],
+                                ["time step", "resolution"]),
+}
+
+
+@pytest.mark.parametrize("name", list(ESCAPED))
+def test_inputs_that_escaped_are_one_line_exit_2(name, tmp_path, capsys, monkeypatch):
+    """Issue 15, items 8-14: one line, exit 2, before any step, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    args, needles = ESCAPED[name]
+    tic = time.monotonic()
+    assert main([*args, "--output", str(tmp_path / "a" / "out.h5")]) == 2
+    assert time.monotonic() - tic < 60
+    out, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1 and err.startswith("dycore: error: "), err
+    for needle in needles:
+        assert needle in err, err
+    assert "Traceback" not in err and out == ""
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_toml_files_are_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    """Issue 15, item 11: not UTF-8, nested 100000 levels deep, an integer past 64 bits."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "latin1.toml").write_bytes(b'case = "dam_break"\nnx = 3\xff\n')
+    (tmp_path / "deep.toml").write_text("a = " + "[" * 100000 + "]" * 100000 + "\n")
+    (tmp_path / "big.toml").write_text("nx = 18446744073709551616\n")
+    for name, needle in (("latin1.toml", "not UTF-8"), ("deep.toml", "nested too deeply"),
+                         ("big.toml", "'nx'")):
+        assert main([name]) == 2, name
+        out, err = capsys.readouterr()
+        assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err, err
+    assert sorted(os.listdir(tmp_path)) == ["big.toml", "deep.toml", "latin1.toml"]
+
+
+def test_events_are_computed_lazily():
+    """Issue 15, item 13: with --allow-many-frames an interval of 1e-300 s
+    over 1e300 s yields its first events at once (nothing built up front)."""
+    from dycore.driver.schedule import events
+    tic = time.monotonic()
+    it = events(0.0, 1e300, 1e-300, None)
+    first = [next(it) for _ in range(3)]
+    assert [e[0] for e in first] == [1e-300, 2e-300, 3e-300] and first[0][1]
+    assert time.monotonic() - tic < 1.0
+
+
+def test_many_frames_are_refused_unless_forced(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.h5").write_text("")
+    args = ["--case", "dam_break", "--nx", "16", "--t-end", "2e-6", "--dt", "1e-6",
+            "--checkpoint-interval", "1e-12", "--quiet", "--output", "taken.h5"]
+    assert main(args) == 2
+    assert "--allow-many-frames" in capsys.readouterr().err
+    assert main([*args, "--allow-many-frames"]) == 2  # past the count: the next check
+    assert "'taken.h5' exists" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["taken.h5"]
+
+
+# ----------------------------------------------- issue 15: restart files
+@pytest.fixture
+def hostile_restarts(tmp_path):
+    """Restart files of a 16 x 4 dam break, each wrong in one way."""
+    from dycore.state import State
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    sim = dycore.Simulation(Config(case="dam_break", nx=16))
+    s0 = sim.initial_state()
+    save_restart(folder / "good.h5", sim, s0, 0.0, 0)
+    bad_h = np.asarray(s0.h).copy()
+    bad_h[0, 0] = -1.0
+    save_restart(folder / "negative.h5", sim, State(bad_h, s0.hu, s0.hv), 0.0, 0)
+    save_restart(folder / "absurd.h5", sim, State(s0.h * 0 + 1e300, s0.hu, s0.hv), 0.0, 0)
+
+    def variant(name, edit):
+        shutil.copy(folder / "good.h5", folder / name)
+        with h5py.File(folder / name, "r+") as f:
+            edit(f)
+
+    def replace_h(data):
+        def edit(f):
+            del f["h"]
+            f["h"] = data
+        return edit
+
+    variant("strings.h5", replace_h(np.full((4, 16), b"deep")))
+    variant("complex.h5", replace_h(np.ones((4, 16), complex)))
+    variant("minus_inf.h5", lambda f: f.attrs.__setitem__("time", -np.inf))
+    variant("time_text.h5", lambda f: f.attrs.__setitem__("time", "noon"))
+    with h5py.File(tmp_path / "outside.h5", "w") as f:
+        f["h"] = np.asarray(s0.h)
+    variant("external.h5", replace_h(h5py.ExternalLink(str(tmp_path / "outside.h5"), "h")))
+
+    def vds(f):
+        layout = h5py.VirtualLayout(shape=(4, 16), dtype=np.float64)
+        layout[:] = h5py.VirtualSource("../outside.h5", "h", shape=(4, 16))
+        del f["h"]
+        f.create_virtual_dataset("h", layout)
+    variant("vds.h5", vds)
+    variant("legacy.h5", lambda f: [f[n].attrs.__delitem__("dycore_checksum") for n in FIELDS])
+    shutil.copy(folder / "good.h5", folder / "flipped.h5")
+    with h5py.File(folder / "flipped.h5", "r") as f:
+        offset = f["hu"].id.get_offset()
+    with open(folder / "flipped.h5", "r+b") as fh:
+        fh.seek(offset + 8 * 5 + 3)
+        byte = fh.read(1)
+        fh.seek(offset + 8 * 5 + 3)
+        fh.write(bytes([byte[0] ^ 0x10]))
+    return folder
+
+
+RESTART_CASES = {
+    "negative.h5": ["not an admissible state", "negative depth"],
+    "absurd.h5": ["too large to compute with"],
+    "strings.h5": ["'h'", "expected real floats"],
+    "complex.h5": ["'h'", "complex128", "expected real floats"],
+    "minus_inf.h5": ["'time'", "finite"],
+    "time_text.h5": ["'time'", "a number"],
+    "external.h5": ["'h'", "external link"],
+    "vds.h5": ["'h'", "outside the restart file's folder"],
+    "flipped.h5": ["'hu'", "checksum"],
+}
+
+
+def test_hostile_restart_files_are_refused(hostile_restarts, capsys, monkeypatch):
+    """Issue 15, item 15: each is one line and exit 2; a file written before
+    checksums were stored still reads."""
+    monkeypatch.chdir(hostile_restarts)
+    for name, needles in RESTART_CASES.items():
+        assert main(["--restart", name, "--t-end", "0.02", "--quiet",
+                     "--checkpoint", "out_" + name]) == 2, name
+        out, err = capsys.readouterr()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, (name, err)
+        for needle in needles:
+            assert needle in err, (name, err)
+        assert not os.path.exists("out_" + name)
+    assert main(["--restart", "legacy.h5", "--t-end", "0.02", "--quiet",
+                 "--checkpoint", "out_legacy.h5"]) == 0
+    assert main(["--restart", "good.h5", "--t-end", "0.02", "--quiet",
+                 "--checkpoint", "out_good.h5"]) == 0
+    capsys.readouterr()
+
+
+# ---------------------------------------------- issue 15: start-up signals
+def _handlers_installed(pid: int) -> bool:
+    """Whether the process catches SIGUSR1 (the driver's start-up handlers are in)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGUSR1 - 1)))
+    except OSError:
+        pass
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_start_up_exits_with_one_line_writing_nothing(env, tmp_path, signum):
+    """Issue 15, item 16: a signal once `python -m dycore.run` has its
+    handlers (before the driver's imports, the compile and any file):
+    128 + N with one line, no traceback, nothing written."""
+    proc = subprocess.Popen(command([*IGW, "--t-end", "1e5", "--output", tmp_path / "o.h5"]),
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _handlers_installed(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert_one_line(done, 128 + signum, f"interrupted by {signal.Signals(signum).name}",
+                    "before the first step", "nothing was written")
+    assert out == ""
+    assert os.listdir(tmp_path) == []

@@ -93,10 +93,11 @@ def check_memory(cfg, size: int) -> None:
     spare = total - BASE_BYTES
     grid_bytes = per_rank - BASE_BYTES
     ranks = math.ceil(grid_bytes * size / spare) if spare > 0 else math.inf
-    on = f" for the {local} ranks on this machine" if local > 1 else ""
+    on = (f" ({_gib(per_rank * local)} for the {local} ranks on this machine)"
+          if local > 1 else "")
     raise ConfigError(
         f"config keys 'nx'/'ny': a {cfg.nx}x{cfg.ny} grid needs about {_gib(per_rank)} of "
-        f"memory per rank{on} ({_gib(per_rank * local)} in all here), but this machine has "
+        f"memory per rank{on}, but this machine has "
         f"{_gib(total)}; use more ranks on more machines (about {ranks:.3g} ranks, e.g. "
         f"mpirun -n {ranks:.0f} on machines like this one) or a smaller grid")
 
