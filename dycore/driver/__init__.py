@@ -38,8 +38,25 @@ Reliability (see docs/user-guide.md, "When things go wrong"):
 - An unexpected exception on some rank prints its traceback and aborts all
   ranks (MPI_Abort); an error exit that not every rank reaches within 10 s
   aborts too, so no rank is left waiting.
-- The output is written as ``OUTPUT.part`` and renamed when it is complete;
-  restart files are written under a temporary name, fsynced and renamed.
+- The output is written as ``OUTPUT.part`` (created exclusively, locked
+  for the run's lifetime: a second writer is bad input) and renamed when it
+  is complete, replacing an old ``OUTPUT`` only then; restart files are
+  written under a fresh unique temporary name, fsynced and renamed. No
+  file is created through a link, only regular files and tile folders of
+  ours are ever replaced or deleted, every clash between the run's paths is
+  bad input, and bad input creates nothing.
+- A write failure mid-run (disk full, ``ulimit -f``; checked before each
+  write, SIGXFSZ ignored) stops every rank with one line naming the file
+  and the error, after saving the last good state where possible; the
+  frames written stay readable in ``OUTPUT.part``; exit status 1.
+- Before anything is allocated, the memory per rank is estimated and a run
+  that does not fit the machine is bad input; so is an interval giving
+  more than a million frames (``--allow-many-frames``); event times are
+  computed lazily. Restart files are validated (real floats, finite,
+  admissible, time >= 0, no links outside their folder, stored checksums).
+- A signal before the first step (``python -m dycore.run`` takes note of
+  signals before its heavier imports) ends every rank with 128 + N and one
+  line, having written nothing.
 
 Exit status: 0 done; 1 blow-up, or writing failed mid-run; 2 bad input;
 128 + N stopped by signal N after writing a restart file (130 for Ctrl-C);
@@ -54,6 +71,7 @@ Modules (imports point down this list):
 - :mod:`~dycore.driver.ranks`: agreement between ranks, deadlines, abort;
 - :mod:`~dycore.driver.signals`: stop requests and exit statuses;
 - :mod:`~dycore.driver.progress`: what is printed, the progress bar;
+- :mod:`~dycore.driver.resources`: the memory a run needs, the number of events;
 - :mod:`~dycore.driver.schedule`: event times, the default restart file name;
 - :mod:`~dycore.driver.cli`: the parser and the config merge.
 
