@@ -32,23 +32,34 @@ def _toward(x, c, y):
     return jax.tree_util.tree_map(lambda p, q: p + c * (q - p), x, y)
 
 
-def ssp_rk2(rhs: Callable, state, dt):
-    """Two-stage, second-order SSP-RK (Heun); CFL coefficient 1."""
-    s1 = _euler(state, rhs(state), dt)
-    return _blend(0.5, state, 0.5, _euler(s1, rhs(s1), dt))
+def _identity(state):
+    return state
 
 
-def ssp_rk3(rhs: Callable, state, dt):
+def ssp_rk2(rhs: Callable, state, dt, project: Callable | None = None):
+    """Two-stage, second-order SSP-RK (Heun); CFL coefficient 1.
+
+    ``project``: optional map applied to every stage's state (e.g.
+    :meth:`dycore.equations.shallow_water.ShallowWater.thin_layer_projection`);
+    None changes nothing."""
+    project = project or _identity
+    s1 = project(_euler(state, rhs(state), dt))
+    return project(_blend(0.5, state, 0.5, _euler(s1, rhs(s1), dt)))
+
+
+def ssp_rk3(rhs: Callable, state, dt, project: Callable | None = None):
     """Three-stage, third-order SSP-RK of Shu & Osher; CFL coefficient 1.
 
     The stages are u1 = u + dt L(u), u2 = (3/4) u + (1/4)(u1 + dt L(u1))
     (weights exact in binary) and u_new = u + (2/3)(u2 + dt L(u2) - u):
     the last is the convex combination (1/3) u + (2/3)(...) written so that
     the inexact 1/3 and 2/3 do not bias the total mass (see :func:`_toward`).
+    ``project``: as in :func:`ssp_rk2`.
     """
-    s1 = _euler(state, rhs(state), dt)
-    s2 = _blend(0.75, state, 0.25, _euler(s1, rhs(s1), dt))
-    return _toward(state, 2.0 / 3.0, _euler(s2, rhs(s2), dt))
+    project = project or _identity
+    s1 = project(_euler(state, rhs(state), dt))
+    s2 = project(_blend(0.75, state, 0.25, _euler(s1, rhs(s1), dt)))
+    return project(_toward(state, 2.0 / 3.0, _euler(s2, rhs(s2), dt)))
 
 
 TIME_STEPPERS: dict[str, Callable] = {"ssp_rk2": ssp_rk2, "ssp_rk3": ssp_rk3}

@@ -116,3 +116,60 @@ def test_weno_is_second_order_in_space_on_2d_nonlinear_flux():
     orders = observed_orders(residuals, ns)
     print(f"\nvortex |dh/dt| of the exact state {residuals}, orders {orders}")
     assert all(1.8 <= p <= 2.5 for p in orders)
+
+
+def _thacker_steps(n, scheme, project):
+    """One period of the Thacker bowl stepped through public APIs, with or
+    without the thin-layer projection after every stage: (steps, state, t)."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    sim = Simulation(Config(case="thacker_planar", nx=n, ny=n, scheme=scheme))
+    params = sim.params
+    b_padded = sim.pad_bed(params)
+    t_end = sim.config.t_end
+    projection = ((lambda s: sim.model.thin_layer_projection(s, b_padded)) if project else None)
+
+    def body(carry):
+        s, t, n_steps = carry
+        dt = jnp.minimum(sim.time_step(s, params), t_end - t)
+        s = sim.time_stepper(lambda q: sim.rhs(q, params, b_padded), s, dt, project=projection)
+        return s, t + dt, n_steps + 1
+
+    run = jax.jit(lambda s: lax.while_loop(lambda c: c[1] < t_end * (1 - 1e-14), body,
+                                           (s, jnp.float64(0.0), 0)))
+    state, t, steps = run(sim.initial_state())
+    return sim, int(steps), state, float(t)
+
+
+def test_thin_layer_projection_removes_fast_films():
+    """Thacker bowl, MUSCL, n = 50: films left on the slopes slide at up to
+    several times the exact 0.70 m/s and set the CFL step; with the
+    Kurganov-Petrova projection of thin layers the run takes fewer steps,
+    no film is faster than the invariant-region bound 2.7 m/s, the depth
+    stays >= 0 and the error does not grow (measured: 419 -> 356 steps)."""
+    from dycore.diagnostics import l1_error
+    results = {}
+    for project in (False, True):
+        sim, steps, state, t = _thacker_steps(50, "muscl", project)
+        h = np.asarray(state.h)
+        wet = h > sim.config.dry_tolerance
+        speed = np.where(wet, np.hypot(np.asarray(state.hu), np.asarray(state.hv))
+                         / np.where(wet, h, 1.0), 0.0)
+        err = l1_error(h, sim.exact_state(t).h, sim.grid.cell_area)
+        results[project] = (steps, float(speed.max()), err, float(h.min()))
+    print(f"\nThacker n=50 MUSCL (steps, final max speed, L1, min h): plain {results[False]}, "
+          f"projected {results[True]}")
+    assert results[True][0] < 0.9 * results[False][0]
+    assert results[True][1] < 2.7
+    assert results[True][2] < 1.05 * results[False][2]
+    assert results[True][3] >= 0.0
+
+
+def test_thin_layer_projection_leaves_wet_and_flat_states_alone():
+    sim = Simulation(Config(case="gaussian_vortex", nx=16, ny=16))
+    state = sim.initial_state()
+    out = sim.model.thin_layer_projection(state, sim.pad_bed(sim.params))
+    for a, b in zip((state.h, state.hu, state.hv), (out.h, out.hu, out.hv)):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
