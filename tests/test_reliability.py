@@ -687,3 +687,32 @@ def test_signal_during_start_up_exits_with_one_line_writing_nothing(env, tmp_pat
                     "before the first step", "nothing was written")
     assert out == ""
     assert os.listdir(tmp_path) == []
+
+
+@needs_mpirun
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_signal_during_start_up_on_two_ranks(env, tmp_path):
+    """Issue 15, item 16 under mpirun: SIGUSR1 to mpirun (forwarded to both
+    ranks) once the ranks have their handlers: 138 and one line on every
+    rank's behalf, nothing written, no process left."""
+    proc = subprocess.Popen(command([*IGW, "--t-end", "1e5", "--output", tmp_path / "o.h5"], 2),
+                            env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pids = subprocess.run(["pgrep", "-f", f"dycore.run .*{tmp_path}"],
+                                  capture_output=True, text=True).stdout.split()
+            ranks = [int(p) for p in pids if int(p) != proc.pid]
+            if len(ranks) == 2 and all(_handlers_installed(p) for p in ranks):
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGUSR1)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert_one_line(done, 128 + signal.SIGUSR1, "interrupted by SIGUSR1", "nothing was written")
+    assert os.listdir(tmp_path) == []
+    assert leftovers(tmp_path) == []
