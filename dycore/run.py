@@ -7,7 +7,6 @@ SIGUSR2) before importing the rest of the driver, so that a signal during
 the start-up ends the run before its first step with one line and status
 128 + N, writing nothing (see :mod:`dycore.driver.signals`).
 """
-import sys
 
 if __name__ == "__main__":
     from dycore.driver.signals import install_early
@@ -15,11 +14,11 @@ if __name__ == "__main__":
     install_early()
 
 from dycore.driver.cli import build_parser  # noqa: E402
-from dycore.driver.main import main  # noqa: E402
+from dycore.driver.main import finish, main  # noqa: E402
 from dycore.driver.schedule import schedule  # noqa: E402
 from dycore.simulation import Simulation  # noqa: E402
 
 __all__ = ["Simulation", "build_parser", "main", "schedule"]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    finish(main())

@@ -716,3 +716,34 @@ def test_signal_during_start_up_on_two_ranks(env, tmp_path):
     assert_one_line(done, 128 + signal.SIGUSR1, "interrupted by SIGUSR1", "nothing was written")
     assert os.listdir(tmp_path) == []
     assert leftovers(tmp_path) == []
+
+
+UNFORESEEN = '''
+"""As LIMIT, with the driver's room check switched off, so that HDF5 itself
+meets the limit in the middle of a write (as when another process fills
+the disk); tests only."""
+import resource, signal, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+import dycore.io.output as output, dycore.io.restart as restart
+output.check_room = restart.check_room = lambda *args, **kwargs: None
+import dycore.driver.main as driver
+driver.finish(driver.main(sys.argv[2:]))
+'''
+
+
+@pytest.mark.skipif(not _can_limit_file_size(), reason="cannot set RLIMIT_FSIZE here")
+def test_unforeseen_write_failure_is_one_line_exit_1(env, tmp_path):
+    """A write that HDF5 itself fails (no segfault, no h5py tracebacks, the
+    last good state in the restart file)."""
+    script = tmp_path / "unforeseen.py"
+    script.write_text(UNFORESEEN)
+    proc = run(env, [FILE_LIMIT, "--case", "inertia_gravity_wave", "--nx", 32, "--ny", 32,
+                     "--t-end", 400000, "--output-interval", 4000, "--output",
+                     tmp_path / "o.h5"], tmp_path, script=script)
+    assert_one_line(proc, 1, "writing the output failed", "o.h5", "File too large",
+                    "o.restart.h5")
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    fields, t, step = read_fields(tmp_path / "o.restart.h5")
+    assert t > 0 and all(np.all(np.isfinite(q)) for q in fields.values())

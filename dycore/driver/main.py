@@ -8,7 +8,11 @@ error on any rank stops every rank at the same step.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
+import io
 import math
+import os
 import signal
 import sys
 import time
@@ -68,6 +72,14 @@ def _check_stop(team, stop) -> None:
                               f"before the first step; nothing was written")
 
 
+def _quietly(fn) -> None:
+    """Run ``fn`` (closing a file whose write failed) with stderr muted:
+    h5py prints a traceback for every object of the broken file it frees."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        fn()
+        gc.collect()
+
+
 class WriteFailed(Exception):
     """Writing the output or a restart file failed during the run; exit status 1."""
 
@@ -79,14 +91,14 @@ def _write_failed(err, sim, state, t, step, kind, ckpt_path, write_ckpt, writer,
     cfg = sim.config
     saved = ""
     if kind == "output":
+        if writer:
+            _quietly(writer.abandon)  # frees HDF5's objects of the failed file
         try:
             write_ckpt(state, t, step)
             saved = (f"; the last good state (step {step}, t = {t:.6g} s) is in the restart "
                      f"file {ckpt_path}")
         except OutputError as again:
             saved = f"; the restart file could not be written either ({again})"
-        if writer:
-            writer.abandon()
         kept = (f"; the output up to t = {last_output:g} s is kept in {part_path(cfg.output)}"
                 if last_output is not None else "")
     else:
@@ -98,7 +110,7 @@ def _write_failed(err, sim, state, t, step, kind, ckpt_path, write_ckpt, writer,
                 if last_output is not None:
                     kept = f"; the output up to t = {last_output:g} s is in {cfg.output}"
             except OutputError:
-                writer.abandon()
+                _quietly(writer.abandon)
     raise WriteFailed(f"writing the {kind} failed at step {step}, t = {t:.6g} s: {err}"
                       f"{saved}{kept}")
 
@@ -247,6 +259,41 @@ def _simulate(args, team, stop) -> int:
     return EXIT_OK
 
 
+_HARD_EXIT = False
+"""Set when a write failed mid-run: HDF5 may hold a file it can no longer
+flush, and its clean-up at exit would crash; :func:`finish` then ends the
+process without it."""
+
+
+def finish(code: int) -> None:
+    """End the process with status ``code`` (``python -m dycore.run``). After
+    a write failure, without the interpreter's and HDF5's clean-up (which
+    would try to flush the broken file and crash): stdio flushed, MPI
+    finalized if it was started, then ``os._exit``."""
+    if not _HARD_EXIT:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    mpi = sys.modules.get("mpi4py.MPI")  # loaded by parallel/ under mpirun
+    try:
+        if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+            mpi.Finalize()
+    finally:
+        os._exit(code)
+
+
+def _quiet_h5py_dealloc(previous):
+    """An unraisable hook that drops the errors h5py reports while freeing
+    the objects of a file whose write failed (they would print pages of
+    tracebacks after the one-line message); others go to ``previous``."""
+    def hook(unraisable):
+        where = repr(getattr(unraisable, "object", ""))
+        if "ObjectID" in where or "h5py" in where:
+            return
+        previous(unraisable)
+    return hook
+
+
 def _ignore_file_size_signal():
     """Ignore SIGXFSZ (main thread only), so that writing past a file size
     limit (``ulimit -f``) fails with EFBIG, reported as a write failure,
@@ -264,6 +311,8 @@ def main(argv=None) -> int:
     stop = take_early() or StopRequest()
     stop.install()  # first: a signal from now on is noted, never raised into the start-up
     xfsz = _ignore_file_size_signal()  # a file size limit fails the write, not the process
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_h5py_dealloc(unraisable)
     changed = runtime.configure()  # float64 and bit-for-bit XLA:CPU (dycore/runtime.py)
     team = Team(launcher_rank(), runtime=changed)
     code, message = EXIT_OK, None
@@ -280,7 +329,11 @@ def main(argv=None) -> int:
         code, message = EXIT_BAD_INPUT, err
     except OutputError as err:
         code, message = (EXIT_FAILED if team.running else EXIT_BAD_INPUT), err
-    except (NonFinite, WriteFailed) as err:
+    except NonFinite as err:
+        code, message = EXIT_FAILED, err
+    except WriteFailed as err:
+        global _HARD_EXIT
+        _HARD_EXIT = True
         code, message = EXIT_FAILED, err
     except Stopped as err:
         code, message = exit_status(err.signum), err
@@ -298,6 +351,7 @@ def main(argv=None) -> int:
         stop.restore()
         if xfsz is not None:
             signal.signal(signal.SIGXFSZ, xfsz)
+        sys.unraisablehook = unraisable
     if message is not None:
         error(team.rank, message)
     if code:

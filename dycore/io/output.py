@@ -35,7 +35,10 @@ another rank is writing.
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import gc
+import io
 import os
 
 import h5py
@@ -56,6 +59,25 @@ TILE_PATTERN = r"rank\d+\.h5"
 def part_path(path: str) -> str:
     """The name an output file has while it is being written."""
     return f"{path}.part"
+
+
+def _muted(fn):
+    """``fn()`` with stderr muted while it fails: when an HDF5 write fails,
+    h5py prints a traceback for every object of the broken file it frees.
+    The error is raised again (same type and message) once they are freed."""
+    failure = None
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            return fn()
+        except (OSError, ValueError, RuntimeError, KeyError) as err:
+            failure = (type(err), str(err))
+        gc.collect()
+    kind, text = failure
+    try:
+        error = kind(text)
+    except TypeError:
+        error = OSError(text)
+    raise error
 
 
 class OutputWriter:
@@ -249,22 +271,29 @@ class OutputWriter:
         ``getattr(state, field.name)``) at time ``t`` (s); flushed."""
         k = self.frames
 
-        def write_fields():
+        def append_fields():
             f = self._main if self.context.size == 1 else self._tile
-            check_room(f.filename, sum(np.asarray(getattr(state, field.name)).size
-                                       for field in self.fields) * self.dtype.itemsize)
             for field in self.fields:
                 ds = f[field.name]
                 ds.resize(k + 1, axis=0)
                 ds[k] = local_values(state, field, self.dtype)
             f.flush()
 
-        def write_time():
-            check_room(self._main.filename, 4096)
+        def append_time():
             ds = self._main["time"]
             ds.resize(k + 1, axis=0)
             ds[k] = float(t)
             self._main.flush()
+
+        def write_fields():
+            f = self._main if self.context.size == 1 else self._tile
+            check_room(f.filename, sum(np.asarray(getattr(state, field.name)).size
+                                       for field in self.fields) * self.dtype.itemsize)
+            _muted(append_fields)
+
+        def write_time():
+            check_room(self._main.filename, 4096)
+            _muted(append_time)
 
         what = f"cannot write output {self.path!r}"
         collectively(self.context, write_fields, what=what, root_only=self.context.size == 1)
