@@ -747,3 +747,21 @@ def test_unforeseen_write_failure_is_one_line_exit_1(env, tmp_path):
     assert proc.stderr.count("\n") == 1, proc.stderr
     fields, t, step = read_fields(tmp_path / "o.restart.h5")
     assert t > 0 and all(np.all(np.isfinite(q)) for q in fields.values())
+
+
+@needs_mpirun
+def test_new_checks_exit_2_on_every_rank(env, hostile_restarts):
+    """Issue 15 under mpirun -n 2: the memory estimate, a case check, a
+    restart checksum and a hostile link: one line, exit 2, every rank."""
+    cases = [(["--nx", "100000", "--ny", "100000"], ["GiB", "more ranks"]),
+             (["--case", "kelvin_wave", "--set", "f0=0"], ["'f0'"]),
+             (["--restart", "flipped.h5", "--t-end", "0.02", "--checkpoint", "x.h5"],
+              ["'hu'", "checksum"]),
+             (["--restart", "vds.h5", "--t-end", "0.02", "--checkpoint", "x.h5"],
+              ["outside the restart file's folder"])]
+    for args, needles in cases:
+        proc = run(env, [*args, "--output", hostile_restarts / "o.h5"], hostile_restarts,
+                   ranks=2)
+        assert_one_line(proc, 2, *needles)
+    assert not any(p.name.startswith(("o.h5", "x.h5")) for p in hostile_restarts.iterdir())
+    assert leftovers(hostile_restarts) == []
