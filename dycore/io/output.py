@@ -21,9 +21,10 @@ fields to the frames whose ``time`` was written and an fsync), so a file
 named ``PATH`` is always complete and holds only whole time slices; a run
 that died leaves ``PATH.part``, readable up to its last flushed frame.
 
-On N ranks each rank appends to ``PATH.tiles/rankNNNNN.h5`` and ``PATH``
-maps them with VDS that are unlimited along time (see
-:mod:`dycore.io.layout`). A frame counts as written once ``time`` holds its
+On N ranks each rank appends to ``PATH.part.tiles/rankNNNNN.h5`` (the
+folder becomes ``PATH.tiles/`` when the writer is closed, and the VDS are
+pointed there) and ``PATH`` maps them with VDS that are unlimited along
+time (see :mod:`dycore.io.layout`). A frame counts as written once ``time`` holds its
 value: ``time`` is appended after every tile has been written and flushed,
 so in a ``.part`` file left by a crash the fields may hold one frame more
 than ``time`` (trust ``time``); closing trims them. Unlimited mappings need
@@ -31,7 +32,8 @@ no time-axis size up front (sizing it from t_end and output_interval would
 leave fill values after a crash). Tile files are opened without HDF5 file
 locks so that the global view can be read while a run is going; rank 0
 builds the VDS before the tile files exist, so it never opens a file
-another rank is writing.
+another rank is writing. ``PATH.part`` is locked with flock instead, for
+the writer's lifetime (open it with ``locking=False`` to read it meanwhile).
 """
 from __future__ import annotations
 
