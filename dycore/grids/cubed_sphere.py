@@ -150,3 +150,81 @@ class CubedSphereGrid:
             normal_i[f] *= np.sign(np.sum(normal_i[f] * e1, axis=-1, keepdims=True))
             normal_j[f] *= np.sign(np.sum(normal_j[f] * e2, axis=-1, keepdims=True))
         return len_i, normal_i, len_j, normal_j
+
+
+def canonical_edges(grid: CubedSphereGrid):
+    """Per edge, the geometry both of its cells use, so that the two sides
+    of every edge compute the identical flux (mass is then conserved to
+    round-off, also across panel edges and ranks).
+
+    Returns ``{"i": ..., "j": ...}``: for the edges crossed along i
+    (6, N, N + 1) and along j (6, N + 1, N), a dict of
+
+    - ``length`` (m) and ``normal``/``tangent`` (unit 3-vectors, ...x3): the
+      normal points from the edge's *canonical left* cell to its right cell,
+      the tangent is normal x (edge midpoint direction);
+    - ``flip`` (bool): True where the canonical left cell is the one at the
+      higher index (our +i/+j side).
+
+    Inside a face the canonical left cell is the lower-index one. A panel
+    edge belongs to two faces; its canonical left cell is on the face with
+    the smaller number, and that face's computation of length, normal and
+    tangent is copied, bit for bit (negated where the axes point the other
+    way), into the other face's entry.
+    """
+    from parallel.cube import fold  # geometry pairing of panel edges
+
+    n = grid.n
+    len_i, nrm_i, len_j, nrm_j = grid.edge_geometry()
+    corners = grid.corner_points()
+
+    def tangents(normal, p1, p2):
+        mid = p1 + p2
+        mid /= np.linalg.norm(mid, axis=-1, keepdims=True)
+        t = np.cross(normal, mid)
+        return t / np.linalg.norm(t, axis=-1, keepdims=True)
+
+    tan_i = tangents(nrm_i, corners[:, :-1, :], corners[:, 1:, :])
+    tan_j = tangents(nrm_j, corners[:, :, :-1], corners[:, :, 1:])
+    out = {"i": {"length": len_i, "normal": nrm_i, "tangent": tan_i,
+                 "flip": np.zeros(len_i.shape, bool)},
+           "j": {"length": len_j, "normal": nrm_j, "tangent": tan_j,
+                 "flip": np.zeros(len_j.shape, bool)}}
+
+    def entry(face, side, t):
+        """(axis key, index) of the edge on ``side`` of ``face`` at position t."""
+        return {"west": ("i", (face, t, 0)), "east": ("i", (face, t, n)),
+                "south": ("j", (face, 0, t)), "north": ("j", (face, n, t))}[side]
+
+    for face in range(6):
+        for side, ghost in (("west", lambda t: (-1, t)), ("east", lambda t: (n, t)),
+                            ("south", lambda t: (t, -1)), ("north", lambda t: (t, n))):
+            for t in range(n):
+                other, oi, oj = fold(n, face, *ghost(t))
+                if other > face:
+                    continue  # the lower face's side is canonical; done from there
+                # Which side of `other` is the edge on: the one across which
+                # its cell (oi, oj) touches our cell next to the edge.
+                own = {"west": (0, t), "east": (n - 1, t), "south": (t, 0),
+                       "north": (t, n - 1)}[side]
+                for oside in ("west", "east", "south", "north"):
+                    back = {"west": (oi - 1, oj), "east": (oi + 1, oj),
+                            "south": (oi, oj - 1), "north": (oi, oj + 1)}[oside]
+                    if fold(n, other, *back) == (face, *own):
+                        break
+                else:
+                    raise AssertionError("panel edge without a partner")
+                okey, oidx = entry(other, oside, oj if oside in ("west", "east") else oi)
+                mkey, midx = entry(face, side, t)
+                src, dst = out[okey], out[mkey]
+                # Canonical: left cell on `other` (lower face), normal out of it.
+                outward = 1.0 if oside in ("east", "north") else -1.0
+                normal = outward * src["normal"][oidx]
+                tangent = outward * src["tangent"][oidx]
+                src["normal"][oidx], src["tangent"][oidx] = normal, tangent
+                src["flip"][oidx] = outward < 0  # left cell at the higher index
+                mine = 1.0 if side in ("east", "north") else -1.0  # our outward sign
+                dst["normal"][midx], dst["tangent"][midx] = normal, tangent
+                dst["length"][midx] = src["length"][oidx]
+                dst["flip"][midx] = mine > 0  # canonical left is across: at our higher index
+    return out
