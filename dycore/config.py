@@ -21,6 +21,8 @@ from dycore.errors import ConfigError
 from dycore.operators.reconstruction import LIMITERS, SCHEMES, make_reconstruction
 from dycore.operators.riemann import RIEMANN_SOLVERS
 from dycore.timestepping import TIME_STEPPERS
+from parallel.decomposition import parse_procs
+from parallel.errors import DecompositionError
 from parallel.ghosts import BOUNDARY_KINDS
 
 DTYPES = ("float64", "float32")
@@ -168,11 +170,13 @@ class Config:
         if self.output is not None and not isinstance(self.output, str):
             raise ConfigError(f"config key 'output': must be a file path, got {self.output!r}")
         if self.procs is not None:
-            if (not isinstance(self.procs, (list, tuple)) or len(self.procs) != 2
-                    or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 1
-                               for p in self.procs)):
+            if not isinstance(self.procs, (list, tuple)):
                 raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "
                                   f"got {self.procs!r}")
+            try:
+                parse_procs(self.procs)  # the one check of a process grid's shape
+            except DecompositionError as err:
+                raise ConfigError(str(err)) from None
 
 
 def check_keys(values: dict) -> None:

@@ -16,7 +16,6 @@ import numpy as np
 
 from dycore.config import ConfigError
 from dycore.driver.cli import resume_hint
-from dycore.equations.shallow_water import FIELDS
 from dycore.io import allgather
 
 CFL_LIMIT = 1.0
@@ -106,7 +105,7 @@ def check_state(sim, team, state, source: str) -> None:
     water: a depth below ``-dry_tolerance``), values so large that the
     fluxes would overflow the dtype, or a total mass that overflows.
     Every rank reaches the same verdict (the facts are exchanged first)."""
-    fields = [np.asarray(getattr(state, f.name)) for f in FIELDS]
+    fields = [np.asarray(getattr(state, f.name)) for f in sim.model.fields]
     finite = all(bool(np.all(np.isfinite(q))) for q in fields)
     admissible = finite and not bool(np.any(np.asarray(sim.model.violation(state)) > 0))
     largest = [float(np.max(np.abs(q))) if q.size and finite else 0.0 for q in fields]
@@ -119,7 +118,7 @@ def check_state(sim, team, state, source: str) -> None:
                           f"{-sim.config.dry_tolerance:g})")
     limit = float(np.finfo(sim.dtype).max)
     g = max(float(sim.config.g), 1.0)
-    for k, field in enumerate(FIELDS):
+    for k, field in enumerate(sim.model.fields):
         top = max(facts_k[2][k] for facts_k in facts)
         if top * top * g > limit / 16:
             raise ConfigError(f"{source}: |{field.name}| up to {top:.3g} {field.units} is too "

@@ -29,8 +29,17 @@ GRID_KEYS = ("nx", "ny", "lx", "ly", "x0", "y0")
 # ------------------------------------------------------------------ adapter
 def fields_of(sim) -> tuple:
     """The prognostic fields of ``sim``'s equation set (Field declarations,
-    in the order of its state)."""
-    return FIELDS
+    in the order of its state; the shallow-water ones for a stand-in
+    without a model)."""
+    return getattr(getattr(sim, "model", None), "fields", FIELDS)
+
+
+def static_fields_of(sim) -> dict:
+    """The per-cell parameters of ``sim``'s equation set (written once to
+    the output): {name: (declaration, local array)}."""
+    declared = getattr(getattr(sim, "model", None), "parameters", (BED,))
+    return {p.name: (p, np.asarray(getattr(sim.params, p.name)))
+            for p in declared if p.per_cell}
 
 
 def _model_name(sim) -> str | None:
@@ -45,8 +54,8 @@ def _root_attrs(sim, **extra) -> dict:
 
 def open_output(path, sim) -> OutputWriter:
     """An :class:`OutputWriter` of ``sim``'s fields and bed at ``path``. Collective."""
-    static = {BED.name: (BED, np.asarray(sim.params.b))}
-    return OutputWriter(path, sim.context, sim.grid, sim.tile, fields_of(sim), static,
+    return OutputWriter(path, sim.context, sim.grid, sim.tile, fields_of(sim),
+                        static_fields_of(sim),
                         sim.dtype, _root_attrs(sim))
 
 
@@ -69,7 +78,8 @@ def load_restart(path, sim):
     values, t, step = read_restart(
         path, sim.context, sim.grid, sim.tile, fields,
         grid_keys={key: getattr(sim.config, key) for key in GRID_KEYS}, model=_model_name(sim))
-    return State(**{f.name: jnp.asarray(values[f.name], sim.dtype) for f in fields}), t, step
+    state_type = getattr(getattr(sim, "model", None), "state_type", State)
+    return state_type(**{f.name: jnp.asarray(values[f.name], sim.dtype) for f in fields}), t, step
 
 
 # ------------------------------------------------------------------- checks
