@@ -10,7 +10,9 @@
 - the planar Thacker paraboloid, one period, without and with the
   thin-layer projection: steps, positivity (the smallest depth over all
   steps), the largest speed over all steps against the exact 0.70 m/s, and
-  the L1 error of h at the end (m^3).
+  the L1 error of h at the end (m^3);
+- the subcritical flow over a bump (issue 16, item 4, not fixed): whether
+  the residual converges to a steady state for each limiter.
 
 SSP-RK3, HLLC, CFL 0.45 unless a row says otherwise. The convergence table
 of the older cases is ``python -m benchmarks.convergence``.
@@ -116,14 +118,53 @@ def thacker(quick):
                       f"| {hmin:.1e} | {top:.2f} | {err:.3e} |", flush=True)
 
 
+def bump_residual(quick):
+    """Issue 16, item 4 (not fixed): start from the exact subcritical flow over
+    a bump (SWASHES 3.1.1: 25 m, b = 0.2 - 0.05 (x - 10)^2 on 8 < x < 12,
+    q = 4.42 m^2/s, h = 2 m at both ends, where b = 0) on 100 x 4 cells,
+    open ends in x (the uniform end states make zero-gradient ends nearly
+    exact), periodic in y, and report max |dh/dt| and max |dhu/dt| after
+    each block of 2000 steps: converging to a steady state or stalling."""
+    import jax.numpy as jnp
+    from dycore.state import State
+
+    n, length, g, q = 100, 25.0, 9.81, 4.42
+    print("\n| scheme | limiter | steps | max abs dh/dt (m/s) | max abs dhu/dt (m^2/s^2) |")
+    print("|---|---|---|---|---|")
+    for scheme, limiter in (("muscl", "minmod"), ("muscl", "mc"), ("muscl", "van_leer"),
+                            ("weno5z", "mc")):
+        sim = Simulation(Config(case="dam_break", nx=n, ny=4, lx=length, ly=4 * length / n,
+                                x0=0.0, scheme=scheme, limiter=limiter,
+                                bc_west="open", bc_east="open"))
+        x = np.asarray(sim.x)
+        bed = np.where((x > 8) & (x < 12), 0.2 - 0.05 * (x - 10) ** 2, 0.0)
+        head = q * q / (2 * g * 4.0) + 2.0
+        depth = np.empty(n)
+        for i, bi in enumerate(bed):      # the subcritical root of Bernoulli's equation
+            lo, hi = 1.0, 3.0
+            for _ in range(200):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (lo, mid) if q * q / (2 * g * mid * mid) + mid + bi > head else (mid, hi)
+            depth[i] = 0.5 * (lo + hi)
+        params = sim.params.replace(b=jnp.asarray(np.tile(bed, (4, 1))))
+        h = jnp.asarray(np.tile(depth, (4, 1)))
+        state = State(h, q * jnp.ones_like(h), jnp.zeros_like(h))
+        for block in range(1 if quick else 3):
+            state = sim.run(state, 2000, params)
+            r = sim.rhs(state, params)
+            print(f"| {scheme} | {limiter if scheme == 'muscl' else ''} | {2000 * (block + 1)} "
+                  f"| {float(jnp.max(jnp.abs(r.h))):.1e} | {float(jnp.max(jnp.abs(r.hu))):.1e} |",
+                  flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, coarser grids")
-    parser.add_argument("--only", choices=("mass", "vortex", "thacker"), action="append")
+    parser.add_argument("--only", choices=("mass", "vortex", "thacker", "bump"), action="append")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.processor() or platform.machine()}, {platform.platform()}")
     start = time.time()
-    parts = {"mass": mass_drift, "vortex": vortex, "thacker": thacker}
+    parts = {"mass": mass_drift, "vortex": vortex, "thacker": thacker, "bump": bump_residual}
     for name in (args.only or parts):
         parts[name](args.quick)
     print(f"\n# total wall time {time.time() - start:.0f} s")
