@@ -286,9 +286,11 @@ class ShallowWater:
         h = state.h
         thin = h < eps
         h4 = h * h * h * h
-        den = jnp.sqrt(h4 + jnp.maximum(h4, eps * eps * eps * eps))
-        factor = jnp.where(thin & (den > 0), np.sqrt(2.0) * h * h / jnp.where(den > 0, den, 1.0),
-                           0.0)
+        # Where thin, eps > 0 and the radicand is >= eps^4 > 0; elsewhere the
+        # radicand is replaced by 1 so that no infinite derivative of sqrt at
+        # 0 reaches a gradient (as in safe_divide).
+        den = jnp.sqrt(jnp.where(thin, h4 + jnp.maximum(h4, eps * eps * eps * eps), 1.0))
+        factor = jnp.where(thin, np.sqrt(2.0) * h * h / den, 0.0)
         return self.state_type(h, jnp.where(thin, state.hu * factor, state.hu),
                                jnp.where(thin, state.hv * factor, state.hv))
 
