@@ -608,14 +608,22 @@ class Solver:
         if k == 1:
             np.copyto(self.S1[:, rows, cols], L)
             return
-        a, b, dest = ((0.75, 0.25, self.S2) if k == 2 else (1.0 / 3.0, 2.0 / 3.0, self.U))
-        np.multiply(L, b, out=L)
-        out = dest[:, rows, cols]
-        np.multiply(self.U[:, rows, cols], a, out=out)
+        if k == 3:
+            # U + (2/3)(euler - U): dycore.timestepping's last stage, whose
+            # weights sum to exactly 1 (no mass bias from rounding 2/3).
+            out = self.U[:, rows, cols]
+            np.subtract(L, out, out=L)
+            np.multiply(L, 2.0 / 3.0, out=L)
+            np.add(out, L, out=out)
+            return
+        np.multiply(L, 0.25, out=L)
+        out = self.S2[:, rows, cols]
+        np.multiply(self.U[:, rows, cols], 0.75, out=out)
         np.add(out, L, out=out)
 
     def step(self):
-        """One SSP-RK3 step of dt (Shu & Osher 1988)."""
+        """One SSP-RK3 step of dt (Shu & Osher 1988), the last stage written
+        as in dycore.timestepping."""
         self.stage(self.U, 1)
         self.stage(self.S1, 2)
         self.stage(self.S2, 3)

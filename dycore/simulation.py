@@ -181,7 +181,10 @@ class Simulation:
 
     def _step_dt(self, state, params, dt, b_padded):
         rhs = functools.partial(self._tendency, params=params, b_padded=b_padded)
-        return self.time_stepper(rhs, state, dt)
+        # Thin layers over a sloping bed get their momentum desingularised
+        # after every stage (a no-op elsewhere; see thin_layer_projection).
+        project = functools.partial(self.model.thin_layer_projection, b_padded=b_padded)
+        return self.time_stepper(rhs, state, dt, project=project)
 
     def step(self, state: State, params: Params | None = None, dt=None) -> State:
         """One time step of length ``dt`` (default: :meth:`time_step`)."""

@@ -21,6 +21,7 @@ a backend tuning explained in :mod:`dycore.fusion`; it changes no number.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -290,7 +291,7 @@ class ShallowWater:
         # radicand is replaced by 1 so that no infinite derivative of sqrt at
         # 0 reaches a gradient (as in safe_divide).
         den = jnp.sqrt(jnp.where(thin, h4 + jnp.maximum(h4, eps * eps * eps * eps), 1.0))
-        factor = jnp.where(thin, np.sqrt(2.0) * h * h / den, 0.0)
+        factor = jnp.where(thin, math.sqrt(2.0) * h * h / den, 0.0)
         return self.state_type(h, jnp.where(thin, state.hu * factor, state.hu),
                                jnp.where(thin, state.hv * factor, state.hv))
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dycore.cases import Case, _positive
+from dycore.cases.base import Case, _positive
 from dycore.errors import ConfigError
 
 

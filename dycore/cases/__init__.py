@@ -1,0 +1,26 @@
+"""Named test cases: initial conditions, domain defaults and exact solutions.
+
+Each case sets up the global initial state (and bottom b) on the cell
+centres of a tile and, where one exists, the exact solution at time t
+(:mod:`dycore.cases.base`). The plane cases are in :mod:`dycore.cases.plane`,
+the verification cases of docs/verification.md (Thacker's paraboloid, the
+Gaussian vortex) in :mod:`dycore.cases.verification`; this module is the
+registry.
+"""
+from __future__ import annotations
+
+from dycore.cases.base import Case, stoker_middle_state
+from dycore.cases.plane import PLANE_CASES
+from dycore.cases.verification import VERIFICATION_CASES
+from dycore.errors import ConfigError
+
+CASES: dict[str, Case] = {**PLANE_CASES, **VERIFICATION_CASES}
+
+
+def get_case(name: str) -> Case:
+    if name not in CASES:
+        raise ConfigError(f"config key 'case': unknown value {name!r}; valid: {', '.join(CASES)}")
+    return CASES[name]
+
+
+__all__ = ["CASES", "Case", "get_case", "stoker_middle_state"]
