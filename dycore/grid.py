@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parallel.topology import Box
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -56,30 +58,16 @@ class Grid:
         return self.y0 + 0.5 * self.ly
 
     def whole_tile(self) -> "Tile":
-        return Tile(self, 0, 0, self.nx, self.ny)
+        return Tile(0, 0, self.nx, self.ny, grid=self)
 
 
 @dataclass(frozen=True)
-class Tile:
-    """The rectangle of the global grid owned by one process."""
+class Tile(Box):
+    """The rectangle of the global grid owned by one process: a
+    :class:`parallel.topology.Box` (offsets, sizes, slices, ``take``) that
+    knows its grid's coordinates."""
 
-    grid: Grid
-    i0: int
-    j0: int
-    nx: int
-    ny: int
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.ny, self.nx)
-
-    @property
-    def x_slice(self) -> slice:
-        return slice(self.i0, self.i0 + self.nx)
-
-    @property
-    def y_slice(self) -> slice:
-        return slice(self.j0, self.j0 + self.ny)
+    grid: Grid | None = None
 
     def x_centres(self) -> np.ndarray:
         return self.grid.x_centres()[self.x_slice]
@@ -90,10 +78,6 @@ class Tile:
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
         """Cell-centre coordinates (X, Y) of this tile, each of shape (ny, nx)."""
         return np.meshgrid(self.x_centres(), self.y_centres(), indexing="xy")
-
-    def take(self, global_field: np.ndarray) -> np.ndarray:
-        """This tile's part of a global (ny, nx) array."""
-        return global_field[..., self.y_slice, self.x_slice]
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class Simulation:
         except DecompositionError as err:
             raise ConfigError(str(err)) from None
         box = self.context.tile
-        self.tile = Tile(self.grid, box.i0, box.j0, box.nx, box.ny)
+        self.tile = Tile(box.i0, box.j0, box.nx, box.ny, grid=self.grid)
         self.model = ShallowWater(
             reconstruction=reconstruction,
             riemann=make_riemann(cfg.riemann),

@@ -63,7 +63,7 @@ def fake_ranks(sim, px, py):
     for rank in range(px * py):
         i0, nx = _split(sim.grid.nx, px)[rank % px]
         j0, ny = _split(sim.grid.ny, py)[rank // px]
-        tile = Tile(sim.grid, i0, j0, nx, ny)
+        tile = Tile(i0, j0, nx, ny, grid=sim.grid)
         ctx = types.SimpleNamespace(rank=rank, size=px * py, is_root=rank == 0, tile=tile,
                                     comm=_ThreadComm(shared, rank))
         out.append(types.SimpleNamespace(

@@ -176,18 +176,23 @@ BAD_INPUT = {
 }
 
 
+def assert_refused_in_process(capsys, needles, folder):
+    """An in-process main() that returned 2: one line on stderr naming the
+    problem, no traceback, nothing on stdout, nothing written to ``folder``."""
+    out, err = capsys.readouterr()
+    assert len(err.splitlines()) == 1 and err.startswith("dycore: error: "), err
+    for needle in needles:
+        assert needle in err, err
+    assert "Traceback" not in err and out == ""
+    assert os.listdir(folder) == []
+
 @pytest.mark.parametrize("name", list(BAD_INPUT))
 def test_bad_config_in_process(name, tmp_path, capsys, monkeypatch):
     """main() returns 2 and prints one line, before any step (nothing written)."""
     monkeypatch.chdir(tmp_path)
     args, needles = BAD_INPUT[name]
     assert main([*args, "--output", str(tmp_path / "out.h5")]) == 2
-    out, err = capsys.readouterr()
-    assert len(err.splitlines()) == 1 and err.startswith("dycore: error: "), err
-    for needle in needles:
-        assert needle in err, err
-    assert "Traceback" not in err and out == ""
-    assert os.listdir(tmp_path) == []
+    assert_refused_in_process(capsys, needles, tmp_path)
 
 
 def test_bad_files_in_process(tmp_path, capsys, monkeypatch, restart_files):
@@ -518,15 +523,8 @@ def test_inputs_that_escaped_are_one_line_exit_2(name, tmp_path, capsys, monkeyp
     """Issue 15, items 8-14: one line, exit 2, before any step, nothing written."""
     monkeypatch.chdir(tmp_path)
     args, needles = ESCAPED[name]
-    tic = time.monotonic()
     assert main([*args, "--output", str(tmp_path / "a" / "out.h5")]) == 2
-    assert time.monotonic() - tic < 60
-    out, err = capsys.readouterr()
-    assert len(err.splitlines()) == 1 and err.startswith("dycore: error: "), err
-    for needle in needles:
-        assert needle in err, err
-    assert "Traceback" not in err and out == ""
-    assert os.listdir(tmp_path) == []
+    assert_refused_in_process(capsys, needles, tmp_path)
 
 
 def test_bad_toml_files_are_one_line_exit_2(tmp_path, capsys, monkeypatch):
@@ -547,11 +545,10 @@ def test_events_are_computed_lazily():
     """Issue 15, item 13: with --allow-many-frames an interval of 1e-300 s
     over 1e300 s yields its first events at once (nothing built up front)."""
     from dycore.driver.schedule import events
-    tic = time.monotonic()
     it = events(0.0, 1e300, 1e-300, None)
+    assert iter(it) is it  # an iterator, not a list (an eager list would never finish)
     first = [next(it) for _ in range(3)]
     assert [e[0] for e in first] == [1e-300, 2e-300, 3e-300] and first[0][1]
-    assert time.monotonic() - tic < 1.0
 
 
 def test_many_frames_are_refused_unless_forced(tmp_path, capsys, monkeypatch):
