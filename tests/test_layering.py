@@ -108,3 +108,21 @@ def test_private_apis_only_in_the_compat_module():
     offenders = [f"{name}: {m}" for name, path in modules().items() if name != "parallel.compat"
                  for m in imported(path, set()) if "._src" in m or m.startswith("_src")]
     assert not offenders, offenders
+
+
+def test_import_dycore_has_no_side_effects():
+    """``import dycore`` imports no JAX (a Ctrl-C during the driver's start-up
+    is then caught early) and, once JAX is loaded, has switched on neither
+    64-bit mode nor any XLA flag."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys, dycore; assert 'jax' not in sys.modules, 'jax imported'; "
+            "from dycore import Config, Simulation; import jax; "
+            "assert not jax.config.jax_enable_x64, 'x64 on'; "
+            "assert os.environ.get('XLA_FLAGS', '') == '', os.environ.get('XLA_FLAGS')")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
