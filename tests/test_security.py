@@ -26,7 +26,7 @@ import dycore
 from dycore.config import Config
 from dycore.driver.files import save_restart
 from dycore.io import OutputError
-from dycore.io.layout import FileLock, new_h5
+from dycore.io.safe_files import FileLock, new_h5
 from dycore.run import main
 
 from test_io import fake_ranks, local, on_ranks  # the thread-backed fake ranks

@@ -17,7 +17,7 @@ import dycore
 from dycore.config import ConfigError
 from dycore.equations.shallow_water import BED, FIELDS
 from dycore.io import OutputWriter, config_attrs, part_path, read_restart, tile_dir, write_restart
-from dycore.io.layout import FileLock, is_regular, own_folder
+from dycore.io.safe_files import FileLock, is_regular, own_folder
 from dycore.io.output import TILE_PATTERN as OUTPUT_TILES
 from dycore.io.restart import TILE_PATTERN as RESTART_TILES
 from dycore.state import State

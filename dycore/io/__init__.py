@@ -6,8 +6,10 @@
   and their checks;
 - :mod:`dycore.io.attributes`: the config as root attributes and back;
 - :mod:`dycore.io.layout`: the on-disk layout both share (tile folders,
-  VDS, coordinates, atomic publishing) and ``consolidate`` (one
-  self-contained file from either kind);
+  VDS, coordinates) and ``consolidate`` (one self-contained file from
+  either kind);
+- :mod:`dycore.io.safe_files`: exclusive creation (never through a link),
+  locks, room checks, atomic publishing, link-safe clean-up;
 - :mod:`dycore.io.collective`: the agreement between ranks that makes every
   operation here collective: an I/O failure on any rank is raised as
   :class:`OutputError` (or :class:`ConfigError` for bad input) on every

@@ -48,9 +48,9 @@ import numpy as np
 
 from dycore.io.attributes import write_attrs
 from dycore.io.collective import OutputError, allgather, collectively
-from dycore.io.layout import (FileLock, check_room, coordinates, describe, is_regular,
-                              discard_tmp, local_values, make_folders, new_h5, own_folder, publish,
-                              remove_folders, remove_stale, tile_dir, tile_tuple, virtual)
+from dycore.io.layout import coordinates, describe, local_values, tile_dir, tile_tuple, virtual
+from dycore.io.safe_files import (FileLock, check_room, discard_tmp, is_regular, make_folders,
+                                  new_h5, own_folder, publish, remove_folders, remove_stale)
 
 __all__ = ["OutputWriter", "TILE_PATTERN", "part_path"]
 

@@ -30,9 +30,9 @@ from dycore.config import Config
 from dycore.errors import ConfigError
 from dycore.io.attributes import config_from_json, plain, write_attrs
 from dycore.io.collective import OutputError, allgather, collectively
-from dycore.io.layout import (check_room, coordinates, describe, discard_tmp, is_regular, local_values,
-                              make_folders, new_h5, own_folder, publish, remove_stale, tile_dir,
-                              tile_tuple, virtual)
+from dycore.io.layout import coordinates, describe, local_values, tile_dir, tile_tuple, virtual
+from dycore.io.safe_files import (check_room, discard_tmp, is_regular, make_folders, new_h5,
+                                  own_folder, publish, remove_stale)
 
 RESTART_KIND = "dycore restart"
 TILE_PATTERN = r"step\d+_rank\d+\.h5(\.[^/]*\.tmp)?"
