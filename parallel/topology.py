@@ -49,13 +49,7 @@ class Orientation:
     @classmethod
     def from_rotation(cls, quarter_turns: int, mirror: bool = False) -> "Orientation":
         """``numpy.rot90(a, quarter_turns)`` of the array, mirrored in i first if ``mirror``."""
-        probe = np.arange(6).reshape(2, 3)
-        want = np.rot90(probe[:, ::-1] if mirror else probe, quarter_turns % 4)
-        for candidate in ALL_ORIENTATIONS:
-            got = candidate.apply_numpy(probe)
-            if got.shape == want.shape and np.array_equal(got, want):
-                return candidate
-        raise AssertionError("unreachable: D4 has 8 elements")
+        return _matching(lambda a: np.rot90(a[:, ::-1] if mirror else a, quarter_turns % 4))
 
     @property
     def is_identity(self) -> bool:
@@ -93,21 +87,11 @@ class Orientation:
         return side
 
     def inverse(self) -> "Orientation":
-        probe = np.arange(6).reshape(2, 3)
-        for candidate in ALL_ORIENTATIONS:
-            if np.array_equal(candidate.apply_numpy(self.apply_numpy(probe)), probe):
-                return candidate
-        raise AssertionError("unreachable: D4 is a group")
+        return _matching(lambda a: _undo(self, a))
 
     def then(self, other: "Orientation") -> "Orientation":
         """The orientation that applies ``self`` first, then ``other``."""
-        probe = np.arange(6).reshape(2, 3)
-        want = other.apply_numpy(self.apply_numpy(probe))
-        for candidate in ALL_ORIENTATIONS:
-            got = candidate.apply_numpy(probe)
-            if got.shape == want.shape and np.array_equal(got, want):
-                return candidate
-        raise AssertionError("unreachable: D4 is a group")
+        return _matching(lambda a: other.apply_numpy(self.apply_numpy(a)))
 
     def glued_side(self, my_side: str) -> str:
         """The neighbour's side that touches ``my_side`` (the one that maps
@@ -120,6 +104,26 @@ class Orientation:
         source = 1 - component if self.transpose else component
         flipped = self.flip_i if component == 0 else self.flip_j
         return source, (-1 if flipped else 1)
+
+
+def _matching(transform) -> "Orientation":
+    """The orientation that does to a 2 x 3 array what ``transform`` does."""
+    probe = np.arange(6).reshape(2, 3)
+    want = transform(probe)
+    for candidate in ALL_ORIENTATIONS:
+        got = candidate.apply_numpy(probe)
+        if got.shape == want.shape and np.array_equal(got, want):
+            return candidate
+    raise AssertionError("unreachable: the 8 orientations form a group")
+
+
+def _undo(orientation, a):
+    """``a`` with ``orientation`` undone (reversals first, then the transpose)."""
+    if orientation.flip_i:
+        a = np.flip(a, axis=-1)
+    if orientation.flip_j:
+        a = np.flip(a, axis=-2)
+    return np.swapaxes(a, -1, -2) if orientation.transpose else a
 
 
 ALL_ORIENTATIONS = tuple(Orientation(t, fj, fi)
