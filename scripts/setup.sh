@@ -17,7 +17,7 @@ STAMP="$VENV/.dycore-setup-stamp"
 
 # Pins: keep in step with pyproject.toml.
 JAX_PINS=(numpy==2.4.6 jax==0.10.2 jaxlib==0.10.2)
-BUILD_PREREQS=(nanobind==3.1.0 mpi4py==4.1.2 "setuptools>=68" wheel cython)
+BUILD_PREREQS=(nanobind==3.1.0 mpi4py==4.1.2 "setuptools>=77" wheel cython)
 MPI4JAX_PIN="mpi4jax==0.9.1.post2"
 
 log() { printf 'setup: %s\n' "$*"; }
