@@ -60,6 +60,7 @@ class Config:
     drag_quadratic: float | None = None
     dry_tolerance: float = 1e-10
     dtype: str = "float64"
+    initial_file: str | None = None
     output: str | None = None
     output_interval: float | None = None
     procs: list | None = None
@@ -167,8 +168,11 @@ class Config:
             if "wall" in sides and n < halo:
                 raise ConfigError(f"config key {key!r}: a wall boundary needs at least {halo} "
                                   f"cells for the {self.scheme} scheme's halo, got {n}")
-        if self.output is not None and not isinstance(self.output, str):
-            raise ConfigError(f"config key 'output': must be a file path, got {self.output!r}")
+        for key in ("output", "initial_file"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str)
+                                      or (key == "initial_file" and not value)):
+                raise ConfigError(f"config key {key!r}: must be a file path, got {_show(value)}")
         if self.procs is not None:
             if not isinstance(self.procs, (list, tuple)):
                 raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "

@@ -97,6 +97,13 @@ class Simulation:
         if np.any(~np.isfinite(h)) or np.any(h < 0):
             raise ConfigError(f"config key 'case_params': case {cfg.case!r} gives a negative "
                               f"or non-finite initial depth with these parameters")
+        if cfg.initial_file is not None:  # this rank's tile of the user's fields and bed
+            from dycore.io.initial import read_initial
+
+            given, bed = read_initial(cfg.initial_file, self.context, self.grid, self.tile,
+                                      self.model.fields, b)
+            h, hu, hv = (given[f.name] for f in self.model.fields)
+            b = b if bed is None else bed
         self._initial = tuple(np.asarray(q, dtype=np.float64) for q in (h, hu, hv))
         # Parameters by declaration: config values for the replicated ones,
         # the case's bed for the per-cell one.

@@ -14,14 +14,15 @@ from dycore.cases import CASES
 from dycore.config import Config, ConfigError, check_keys
 from dycore.io import config_from_json
 
-LAUNCH_KEYS = ("procs", "output")
+LAUNCH_KEYS = ("procs", "output", "initial_file")
 """Config keys taken from a restart file that belong to the launch, not the
-run: a restarted run picks its own process grid and output file."""
+run: a restarted run picks its own process grid and output file, and its
+state and bed come from the restart file, not from the initial file."""
 
 FLAG_KEYS = {"case": "case", "nx": "nx", "ny": "ny", "t_end": "t_end", "dt": "dt",
              "cfl": "cfl", "scheme": "scheme", "limiter": "limiter", "riemann": "riemann",
              "time_stepper": "time_stepper", "output": "output",
-             "output_interval": "output_interval", "procs": "procs"}
+             "initial": "initial_file", "output_interval": "output_interval", "procs": "procs"}
 """argparse attribute -> config key, for the flags that set a config key."""
 
 
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--riemann", help="Riemann solver: rusanov, hll, hllc, ...")
     p.add_argument("--time-stepper", help="ssp_rk2 or ssp_rk3")
     p.add_argument("--output", metavar="FILE.h5", help="HDF5 output file (folder is created)")
+    p.add_argument("--initial", metavar="FILE",
+                   help="initial h (or eta), velocities or momenta and bed from this "
+                        "netCDF-4/HDF5 file (config key initial_file)")
     p.add_argument("--output-interval", type=float, metavar="SECONDS",
                    help="simulated time between outputs (s)")
     p.add_argument("--procs", type=int, nargs=2, metavar=("PX", "PY"),

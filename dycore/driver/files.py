@@ -1,85 +1,28 @@
-"""The run's files: the adapter from a :class:`Simulation` to the writers of
-:mod:`dycore.io` (which take what they write explicitly), and the checks,
-before the first step, that the files can be written without clobbering
-anything.
-
-The adapter is the one place that says which fields a run writes
-(:func:`fields_of`); everything else takes them from there.
+"""The run's files: the checks, before the first step, that the files can be
+written without clobbering anything, and the adapter from a
+:class:`Simulation` to the writers (:mod:`dycore.io.model`, re-exported
+here: the one place that says which fields and parameters a run writes).
 """
 from __future__ import annotations
 
 import os
 
-import jax.numpy as jnp
-import numpy as np
-
-import dycore
 from dycore.config import ConfigError
-from dycore.equations.shallow_water import BED, FIELDS
-from dycore.io import OutputWriter, config_attrs, part_path, read_restart, tile_dir, write_restart
+from dycore.io import part_path, tile_dir
+from dycore.io.model import (GRID_KEYS, fields_of, open_output, restore,  # noqa: F401
+                             save_restart, static_fields_of)
 from dycore.io.safe_files import FileLock, is_regular, own_folder
 from dycore.io.output import TILE_PATTERN as OUTPUT_TILES
 from dycore.io.restart import TILE_PATTERN as RESTART_TILES
-from dycore.state import State
-
-GRID_KEYS = ("nx", "ny", "lx", "ly", "x0", "y0")
-"""Config keys that a restart file must share with the run reading it."""
 
 
 # ------------------------------------------------------------------ adapter
-def fields_of(sim) -> tuple:
-    """The prognostic fields of ``sim``'s equation set (Field declarations,
-    in the order of its state; the shallow-water ones for a stand-in
-    without a model)."""
-    return getattr(getattr(sim, "model", None), "fields", FIELDS)
-
-
-def static_fields_of(sim) -> dict:
-    """The per-cell parameters of ``sim``'s equation set (written once to
-    the output): {name: (declaration, local array)}."""
-    declared = getattr(getattr(sim, "model", None), "parameters", (BED,))
-    return {p.name: (p, np.asarray(getattr(sim.params, p.name)))
-            for p in declared if p.per_cell}
-
-
-def _model_name(sim) -> str | None:
-    model = getattr(sim, "model", None)
-    return None if model is None else type(model).__name__
-
-
-def _root_attrs(sim, **extra) -> dict:
-    """Root attributes of a file written by ``sim``: config and version."""
-    return {**config_attrs(sim.config), "dycore_version": dycore.__version__, **extra}
-
-
-def open_output(path, sim) -> OutputWriter:
-    """An :class:`OutputWriter` of ``sim``'s fields and bed at ``path``. Collective."""
-    return OutputWriter(path, sim.context, sim.grid, sim.tile, fields_of(sim),
-                        static_fields_of(sim),
-                        sim.dtype, _root_attrs(sim))
-
-
-def save_restart(path, sim, state, t: float, step: int, extra: dict | None = None) -> None:
-    """Write ``state`` at time ``t`` (s) after ``step`` steps to the restart
-    file ``path``; ``extra``: more root attributes (e.g. the checkpoint
-    interval). Collective."""
-    attrs = _root_attrs(sim, **(extra or {}))
-    model = _model_name(sim)
-    if model is not None:  # the equation set, checked when the file is read back
-        attrs["model"] = model
-    write_restart(path, sim.context, sim.grid, sim.tile, fields_of(sim), state, t, step,
-                  attrs, sim.dtype)
-
-
 def load_restart(path, sim):
     """(state, t, step) from a restart file, this rank's tile, checked to
-    fit ``sim`` (grid, equation set, fields). Collective."""
-    fields = fields_of(sim)
-    values, t, step = read_restart(
-        path, sim.context, sim.grid, sim.tile, fields,
-        grid_keys={key: getattr(sim.config, key) for key in GRID_KEYS}, model=_model_name(sim))
-    state_type = getattr(getattr(sim, "model", None), "state_type", State)
-    return state_type(**{f.name: jnp.asarray(values[f.name], sim.dtype) for f in fields}), t, step
+    fit ``sim``. Collective. The per-cell parameters stored with it (the
+    bed) are dropped here: a run that goes on uses :func:`restore`."""
+    state, _, t, step = restore(path, sim)
+    return state, t, step
 
 
 # ------------------------------------------------------------------- checks

@@ -23,7 +23,7 @@ from dycore.config import Config, ConfigError, check_number
 from dycore.driver.cli import UsageError, build_parser, config_values, restart_base, resume_hint
 from dycore.driver.faults import (NonFinite, blow_up, check_stability, check_state,
                                   check_time_step)
-from dycore.driver.files import check_files, load_restart, open_output, save_restart
+from dycore.driver.files import check_files, open_output, restore, save_restart
 from dycore.driver.progress import Progress, error, say
 from dycore.driver.ranks import Team, agreed, launcher_rank
 from dycore.driver.resources import check_events, check_memory
@@ -127,7 +127,7 @@ def _simulate(args, team, stop) -> int:
     ckpt_path = args.checkpoint or default_checkpoint_path(cfg.output)
 
     if args.restart:
-        state, t, step0 = load_restart(args.restart, sim)
+        state, sim.params, t, step0 = restore(args.restart, sim)  # with the bed it used
         if not t < cfg.t_end:
             raise ConfigError(f"config key 't_end': the restart file is at t = {t:g} s, "
                               f"not before t_end = {cfg.t_end:g} s; pass a larger --t-end")

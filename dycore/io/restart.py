@@ -1,13 +1,16 @@
-"""Restart files: the global prognostic fields (y, x) at one time, with the
-time, the step count and the config, readable by any number of ranks.
+"""Restart files: the global prognostic fields (y, x) at one time and the
+per-cell parameters used (the bed), with the time, the step count and the
+config, readable by any number of ranks.
 
 Layout: ``/x``, ``/y`` (m, dimension scales) and one (y, x) dataset per
-declared field (long_name, units, standard_name as declared); root
+declared field and per-cell parameter (long_name, units, standard_name as
+declared); root
 attributes: those the caller gives (the config, see
 :mod:`dycore.io.attributes`; the version; the equation set's ``model``
 name; driver settings such as ``checkpoint_interval``), plus ``kind =
 "dycore restart"``, ``time`` (s), ``step``, ``fields`` (the field names,
-comma-separated, in order) and ``ranks``.
+comma-separated, in order), ``parameters`` (the per-cell parameters
+stored, likewise) and ``ranks``.
 
 They use the same one-file / tiles-plus-VDS scheme as the output (see
 :mod:`dycore.io.layout`; tiles named ``stepNNNNNNNNNNNN_rankNNNNN.h5`` so a
@@ -72,23 +75,30 @@ def _total(parts) -> int:
 
 
 def write_restart(path, context, grid, tile, fields, state, t: float, step: int,
-                  attrs: dict, dtype) -> None:
+                  attrs: dict, dtype, static: dict | None = None) -> None:
     """Write a restart file: the global (y, x) values of ``fields`` (Field
     declarations; values read as ``getattr(state, field.name)``, this rank's
-    tile, stored as ``dtype``) with a checksum of each, time ``t`` (s),
-    ``step``, and the root attributes ``attrs``. Collective. The file is
+    tile, stored as ``dtype``) and of the per-cell parameters ``static``
+    (name -> (declaration, this rank's array), e.g. the bed actually used;
+    listed in the root attribute ``parameters``) with a checksum of each,
+    time ``t`` (s), ``step``, and the root attributes ``attrs``. Collective. The file is
     replaced atomically: a crash leaves the previous restart file intact
     and readable. Temporary files get fresh unique names in the target's
     folder (created exclusively, never through a link) and are deleted if
     the write fails; ``path`` itself, if it exists, must be a regular file."""
     path = os.fspath(path)
     fields = tuple(fields)
+    static = dict(static or {})
     dtype = np.dtype(dtype)
     folder = tile_dir(path)
     root = {**attrs, "ranks": int(context.size), "kind": RESTART_KIND, "time": float(t),
-            "step": int(step), "fields": ",".join(field.name for field in fields)}
+            "step": int(step), "fields": ",".join(field.name for field in fields),
+            "parameters": ",".join(static)}
     what = f"cannot write restart {path!r}"
     values = {field.name: local_values(state, field, dtype) for field in fields}
+    values.update({name: np.asarray(v).astype(dtype, copy=False)
+                   for name, (_, v) in static.items()})
+    fields = fields + tuple(decl for decl, _ in static.values())
     sums = {name: checksum(v, tile.i0, tile.j0, grid.nx) for name, v in values.items()}
 
     def prepare():
@@ -226,7 +236,8 @@ def _check_sources(f, name: str, path: str) -> None:
                               f"the restart file's folder; refused")
 
 
-def read_restart(path, context, grid, tile, fields, *, grid_keys: dict, model: str | None):
+def read_restart(path, context, grid, tile, fields, *, grid_keys: dict, model: str | None,
+                 static: tuple = ()):
     """({name: this rank's (ny, nx) numpy array, as stored}, t, step) from a
     restart file. Collective. The file may have been written by any number
     of ranks. It must match this run (ConfigError otherwise): the config
@@ -236,10 +247,15 @@ def read_restart(path, context, grid, tile, fields, *, grid_keys: dict, model: s
     ``fields`` (declarations, in order) on the grid's (ny, nx) cells, as
     real floats, all finite, matching their stored checksums (files
     without checksums are read unchecked). Fields must be datasets of the
-    file or virtual datasets of files in its folder (no external links)."""
+    file or virtual datasets of files in its folder (no external links).
+    ``static``: per-cell parameter declarations (the bed), read with the
+    same checks when the file lists them in its ``parameters`` attribute
+    (files written before parameters were stored have none: then the
+    result holds the fields only)."""
     path = os.fspath(path)
     fields = tuple(fields)
     want = ",".join(field.name for field in fields)
+    static = tuple(static)
 
     def read():
         attrs = read_restart_attrs(path)
@@ -256,9 +272,16 @@ def read_restart(path, context, grid, tile, fields, *, grid_keys: dict, model: s
             raise ConfigError(f"restart file {path!r} holds fields {attrs['fields']}, this "
                               f"run's equations need {want} (another equation set)")
         stored = {}
+        listed = attrs.get("parameters")
+        names = [] if listed is None else [n for n in str(listed).split(",") if n]
+        unknown = [n for n in names if n not in {p.name for p in static}]
+        if unknown:
+            raise ConfigError(f"restart file {path!r} holds parameters {listed}, this run's "
+                              f"equations have no {unknown[0]!r} (another equation set)")
+        items = fields + tuple(p for p in static if p.name in names)
         with h5py.File(path, "r") as f:
             shape = (grid.ny, grid.nx)
-            for field in fields:
+            for field in items:
                 if field.name not in f:
                     raise ConfigError(f"restart file {path!r}: field {field.name!r} is "
                                       f"missing, expected shape {shape} (truncated or not ours?)")
@@ -275,7 +298,7 @@ def read_restart(path, context, grid, tile, fields, *, grid_keys: dict, model: s
                 if CHECKSUM_ATTR in ds.attrs:
                     stored[field.name] = int(ds.attrs[CHECKSUM_ATTR])
             values = {field.name: np.asarray(f[field.name][tile.y_slice, tile.x_slice])
-                      for field in fields}
+                      for field in items}
         if not all(np.all(np.isfinite(q)) for q in values.values()):
             raise ConfigError(f"restart file {path!r} has missing or non-finite data "
                               f"(is {os.path.basename(tile_dir(path))}/ beside it?)")
