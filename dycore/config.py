@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Config:
     initial_file: str | None = None
     output: str | None = None
     output_interval: float | None = None
+    outputs: list = field(default_factory=list)
+    start_date: str = "2000-01-01 00:00:00"
     procs: list | None = None
 
     # -- construction -------------------------------------------------------
@@ -173,6 +176,8 @@ class Config:
             if value is not None and (not isinstance(value, str)
                                       or (key == "initial_file" and not value)):
                 raise ConfigError(f"config key {key!r}: must be a file path, got {_show(value)}")
+        _check_outputs(self.outputs)
+        _check_date(self.start_date)
         if self.procs is not None:
             if not isinstance(self.procs, (list, tuple)):
                 raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "
@@ -181,6 +186,32 @@ class Config:
                 parse_procs(self.procs)  # the one check of a process grid's shape
             except DecompositionError as err:
                 raise ConfigError(str(err)) from None
+
+
+def _check_outputs(value) -> None:
+    from dycore.diagnostics import DERIVED
+
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"config key 'outputs': must be a list of names, got {_show(value)}")
+    for name in value:
+        _check_choice("outputs", name, tuple(DERIVED))
+    if len(set(value)) != len(value):
+        raise ConfigError(f"config key 'outputs': a name is listed twice in {list(value)}")
+
+
+def _check_date(value) -> None:
+    """``start_date``: "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (UTC), the origin
+    of the output's time axis ("seconds since START_DATE")."""
+    import datetime
+
+    ok = isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d( \d\d:\d\d:\d\d)?", value)
+    try:
+        ok = ok and datetime.datetime.fromisoformat(value)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"config key 'start_date': expected \"YYYY-MM-DD HH:MM:SS\" (UTC), "
+                          f"got {_show(value)}")
 
 
 def check_keys(values: dict) -> None:

@@ -79,10 +79,10 @@ def test_output_layout(full):
         np.testing.assert_array_equal(f["time"][()], TIMES)
         for name in FIELDS:
             assert f[name].shape == (len(TIMES), 4, 32)
-            assert [d.label for d in f[name].dims] == ["time", "y", "x"]
             assert [d[0].name for d in f[name].dims] == ["/time", "/y", "/x"]
         assert f["b"].shape == (4, 32)
-        assert f["x"].attrs["units"] == "m" and f["time"].attrs["units"] == "s"
+        assert f["x"].attrs["units"] == "m"
+        assert f["time"].attrs["units"] == "seconds since 2000-01-01 00:00:00"  # CF
         assert f.attrs["ranks"] == 1
 
 

@@ -4,6 +4,12 @@
   fields, one file per rank stitched by virtual datasets), ``part_path``;
 - :mod:`dycore.io.restart`: :func:`write_restart`, :func:`read_restart`
   and their checks;
+- :mod:`dycore.io.model`: the adapter from a Simulation to the writers
+  (``open_output``, ``save_restart``, ``restore``): which fields, derived
+  fields and per-cell parameters (the bed actually used) a run's files
+  hold, and their CF-1.11 attributes;
+- :mod:`dycore.io.initial`: the initial state and bed from a file
+  (config key ``initial_file``);
 - :mod:`dycore.io.attributes`: the config as root attributes and back;
 - :mod:`dycore.io.layout`: the on-disk layout both share (tile folders,
   VDS, coordinates) and ``consolidate`` (one self-contained file from

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import h5py
 import numpy as np
 
 from dycore.config import Config
@@ -26,7 +27,10 @@ def config_attrs(config: Config) -> dict:
         if isinstance(value, dict):
             attrs[key] = json.dumps(value, sort_keys=True)
         elif isinstance(value, (list, tuple)):
-            attrs[key] = np.asarray(value)
+            if not value:  # HDF5 holds no empty array attributes: absent = the default
+                continue
+            strings = all(isinstance(v, str) for v in value)
+            attrs[key] = np.asarray(value, dtype=h5py.string_dtype() if strings else None)
         else:
             attrs[key] = value
     attrs["config_json"] = json.dumps(values, sort_keys=True)
@@ -45,13 +49,14 @@ def plain(value):
 
 
 def config_from_attrs(attrs) -> Config:
-    """The Config stored as per-key root attributes (absent keys -> None)."""
+    """The Config stored as per-key root attributes (absent keys -> their
+    default: None, or an empty list)."""
     values = {}
     for key in Config.keys():
         if key in attrs:
             value = plain(attrs[key])
             values[key] = json.loads(value) if key == "case_params" else value
-        else:
+        elif key != "outputs":
             values[key] = None
     return Config(**values)
 

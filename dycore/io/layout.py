@@ -56,12 +56,22 @@ def virtual(f, name, tiles, sources, global_shape, dtype, time_axis: bool) -> No
     f.create_virtual_dataset(name, layout, fillvalue=np.nan)
 
 
+HDF5_INTERNAL = frozenset({"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME",
+                           "DIMENSION_LABELS", "_Netcdf4Dimid", "_Netcdf4Coordinates"})
+"""Attributes that HDF5 dimension scales and netCDF-4 use for their own
+bookkeeping (netCDF readers hide all but ``DIMENSION_LABELS``, which is why
+we never set dimension labels: the scales' names are the dimension names)."""
+
+
 def coordinates(f, grid) -> None:
-    """x, y (m) as dimension scales of the same names (netCDF coordinate variables)."""
+    """x, y (m) as dimension scales of the same names: CF coordinate
+    variables (``axis``, ``standard_name`` projection_x/y_coordinate: the
+    plane's Cartesian coordinates)."""
     for name, values, axis in (("x", grid.x_centres(), "X"), ("y", grid.y_centres(), "Y")):
         ds = f.create_dataset(name, data=np.asarray(values, np.float64))
         ds.make_scale(name)
         ds.attrs.update({"units": "m", "axis": axis,
+                         "standard_name": f"projection_{name}_coordinate",
                          "long_name": f"{name} coordinate of cell centres"})
 
 
@@ -75,7 +85,6 @@ def describe(f, field, dims: tuple) -> None:
         ds.attrs["standard_name"] = field.standard_name
     for axis, dim in enumerate(dims):
         ds.dims[axis].attach_scale(f[dim])
-        ds.dims[axis].label = dim
 
 
 def local_values(state, field, dtype) -> np.ndarray:
@@ -86,7 +95,7 @@ def local_values(state, field, dtype) -> np.ndarray:
 def consolidate(path, dest) -> None:
     """Copy an output or restart file into one self-contained plain file
     ``dest``, virtual datasets materialised (serial; any process)."""
-    reserved = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "DIMENSION_LABELS"}
+    reserved = HDF5_INTERNAL
     with h5py.File(path, "r") as src, h5py.File(dest, "w") as out:
         out.attrs.update(dict(src.attrs))
         for name, ds in src.items():
@@ -104,4 +113,3 @@ def consolidate(path, dest) -> None:
             for axis, dim in enumerate(ds.dims):
                 if len(dim):
                     out[name].dims[axis].attach_scale(out[dim[0].name])
-                    out[name].dims[axis].label = dim.label

@@ -65,18 +65,93 @@ def model_name(sim) -> str | None:
     return None if model is None else type(model).__name__
 
 
-def root_attrs(sim, **extra) -> dict:
-    """Root attributes of a file written by ``sim``: config and version."""
+CONVENTIONS = "CF-1.11"
+REFERENCES = ("Audusse, Bouchut, Bristeau, Klein and Perthame (2004), SIAM J. Sci. Comput. 25, "
+              "2050-2065 (hydrostatic reconstruction); Toro (2009), Riemann Solvers and "
+              "Numerical Methods for Fluid Dynamics, Springer (HLL/HLLC fluxes)")
+
+
+def cf_attrs(config) -> dict:
+    """The CF-1.11 global attributes (CF conventions section 2.6.2) of a
+    file written with ``config``: Conventions, title, history (creation
+    time, UTC, and the writer), source (the model and its numerics) and
+    references. No ``institution``: dycore runs anywhere; add your own."""
+    import datetime
+
     import dycore  # the package's version; imported here, dycore imports nothing of io
 
-    return {**config_attrs(sim.config), "dycore_version": dycore.__version__, **extra}
+    version = dycore.__version__
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cfg = config
+    return {
+        "Conventions": CONVENTIONS,
+        "title": f"dycore shallow-water run: case {cfg.case}, {cfg.nx}x{cfg.ny} cells",
+        "history": f"{now}: written by dycore {version}",
+        "source": (f"dycore {version}, finite-volume rotating shallow-water dynamical core "
+                   f"({cfg.scheme}/{cfg.limiter} reconstruction, {cfg.riemann} Riemann solver, "
+                   f"{cfg.time_stepper} time stepping)"),
+        "references": REFERENCES,
+    }
+
+
+def time_attrs(config) -> dict:
+    """CF attributes of ``time``: seconds since the config's ``start_date`` (UTC)."""
+    return {"units": f"seconds since {config.start_date}", "calendar": "standard",
+            "standard_name": "time", "axis": "T", "long_name": "model time"}
+
+
+def root_attrs(sim, **extra) -> dict:
+    """Root attributes of a file written by ``sim``: CF globals, config, version."""
+    import dycore
+
+    return {**cf_attrs(sim.config), **config_attrs(sim.config),
+            "dycore_version": dycore.__version__, **extra}
+
+
+def _deriver(sim, names, params):
+    """``derive(state)`` for the writer: the state's fields plus the derived
+    fields ``names`` (:data:`dycore.diagnostics.DERIVED`), computed by the
+    pure functions of :mod:`dycore.diagnostics` on this rank's tile (the
+    vorticity from the halo-filled state: collective)."""
+    import jax
+    import jax.numpy as jnp
+
+    from dycore.diagnostics import NEEDS_HALO, derived_fields
+
+    params = sim.params if params is None else params
+    fields = fields_of(sim)
+    y_rel = jnp.asarray(sim.tile.y_centres() - sim.grid.y_mid, sim.dtype)[:, None]
+    halo = any(n in NEEDS_HALO for n in names)
+
+    @jax.jit
+    def compute(state, params):
+        values = tuple(getattr(state, f.name) for f in fields)
+        padded = sim.fill(values, fields) if halo else None
+        return derived_fields(names, *values, params.b, params.g,
+                              params.f0 + params.beta * y_rel, sim.config.dry_tolerance,
+                              padded=padded, dx=sim.grid.dx, dy=sim.grid.dy, halo=sim.halo)
+
+    def derive(state):
+        out = {f.name: getattr(state, f.name) for f in fields}
+        out.update(compute(state, params))
+        return types.SimpleNamespace(**out)
+
+    return derive
 
 
 def open_output(path, sim, params=None) -> OutputWriter:
-    """An :class:`OutputWriter` of ``sim``'s fields and of the per-cell
-    parameters in ``params`` (default ``sim.params``) at ``path``. Collective."""
-    return OutputWriter(path, sim.context, sim.grid, sim.tile, fields_of(sim),
-                        static_fields_of(sim, params), sim.dtype, root_attrs(sim))
+    """An :class:`OutputWriter` of ``sim``'s fields, of the derived fields
+    named by the config key ``outputs``, and of the per-cell parameters in
+    ``params`` (default ``sim.params``, also used for the derived fields)
+    at ``path``, with CF-1.11 attributes. Collective."""
+    from dycore.diagnostics import DERIVED
+
+    names = tuple(getattr(sim.config, "outputs", None) or ())
+    fields = fields_of(sim) + tuple(DERIVED[n] for n in names)
+    return OutputWriter(path, sim.context, sim.grid, sim.tile, fields,
+                        static_fields_of(sim, params), sim.dtype, root_attrs(sim),
+                        time_attrs=time_attrs(sim.config),
+                        derive=_deriver(sim, names, params) if names else None)
 
 
 def save_restart(path, sim, state, t: float, step: int, extra: dict | None = None,

@@ -7,7 +7,8 @@ opens it with dimensions (time, y, x)):
     /x (x,)  /y (y,)       cell centres (m), dimension scales named x and y
     /time (time,)          simulated time (s), unlimited dimension scale
     /FIELD (time, y, x)    each declared field (for shallow water h (m), hu and
-                           hv (m2 s-1)), chunked per time slice
+                           hv (m2 s-1)) and each derived one asked for (u, v,
+                           eta, ...), chunked per time slice
     /STATIC (y, x)         fields written once (the bottom elevation b (m))
     root attributes        those given (the config, see
                            :mod:`dycore.io.attributes`; the version) and ranks
@@ -95,6 +96,12 @@ class OutputWriter:
     static:  name -> (Field, this rank's (ny, nx) array), written once
     dtype:   the dtype of the field datasets
     attrs:   root attributes (the config, the version); ``ranks`` is added
+    time_attrs: the attributes of ``time`` (default: units "s"; the
+             adapter gives CF's "seconds since START", see
+             :mod:`dycore.io.model`)
+    derive:  optional ``derive(state)``: an object holding every field's
+             values by name (state fields and derived ones such as u, v),
+             called by every rank at each :meth:`write` (it may be collective)
 
     Collective: every rank constructs it and calls :meth:`write` and
     :meth:`close`. Creating it creates the files, so an unwritable path
@@ -112,10 +119,12 @@ class OutputWriter:
     step) deletes everything the writer created.
     """
 
-    def __init__(self, path, context, grid, tile, fields, static, dtype, attrs):
+    def __init__(self, path, context, grid, tile, fields, static, dtype, attrs, *,
+                 time_attrs: dict | None = None, derive=None):
         self.path = os.fspath(path)
         self.context = ctx = context
         self.fields = tuple(fields)
+        self.derive = derive
         self.static = dict(static)
         self.dtype = np.dtype(dtype)
         self.frames = 0
@@ -166,7 +175,8 @@ class OutputWriter:
             t = f.create_dataset("time", shape=(0,), maxshape=(None,), chunks=(512,),
                                  dtype=np.float64)
             t.make_scale("time")
-            t.attrs.update({"units": "s", "axis": "T", "long_name": "simulated time"})
+            t.attrs.update(time_attrs or {"units": "s", "axis": "T",
+                                          "long_name": "simulated time"})
             if ctx.size == 1:
                 self._create_fields(f, shape)
             else:
@@ -270,8 +280,11 @@ class OutputWriter:
 
     def write(self, state, t: float) -> None:
         """Append this rank's tile of ``state`` (each field read as
-        ``getattr(state, field.name)``) at time ``t`` (s); flushed."""
+        ``getattr(state, field.name)``, after ``derive``) at time ``t`` (s);
+        flushed."""
         k = self.frames
+        if self.derive is not None:
+            state = self.derive(state)
 
         def append_fields():
             f = self._main if self.context.size == 1 else self._tile
