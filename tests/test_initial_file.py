@@ -148,6 +148,8 @@ def test_cli_restart_goes_on_over_the_bed_of_the_initial_file(tmp_path, sim):
         np.testing.assert_array_equal(fa["h"][0], h)
         np.testing.assert_array_equal(fb["h"][-1], np.asarray(want.h))
         np.testing.assert_array_equal(fb["hu"][-1], np.asarray(want.hu))
+    assert main([str(a) for a in [*common, "--restart", tmp_path / "ck.h5", "--initial",
+                                  tmp_path / "init.h5", "--t-end", "2700"]]) == 2
 
 
 # ------------------------------------------------------------- initial_file

@@ -110,9 +110,13 @@ def config_values(args, base: dict | None = None) -> dict:
     """Config key -> value from a base (restart) dict, the TOML file, the flags
     and --set, later ones winning; case_params tables are merged key by key."""
     values = dict(base or {})
+    if base is not None and getattr(args, "initial", None):
+        raise UsageError("--initial and --restart exclude each other: the restart file holds "
+                         "the state and the bed")
     if args.config:
         for key, value in Config.from_toml(args.config, as_dict=True).items():
-            _merge(values, key, value)
+            if not (base is not None and key == "initial_file"):  # the restart file's state
+                _merge(values, key, value)
     for attr, key in FLAG_KEYS.items():
         value = getattr(args, attr)
         if value is not None:
