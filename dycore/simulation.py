@@ -121,7 +121,8 @@ class Simulation:
         return self.model.state_type(*(jnp.asarray(q, self.dtype) for q in fields))
 
     def initial_state(self) -> State:
-        """The case's initial state on this rank's tile."""
+        """The case's initial state on this rank's tile (the one read from
+        ``config.initial_file`` when set, see :mod:`dycore.io.initial`)."""
         return self._as_state(self._initial)
 
     def exact_state(self, t: float) -> State | None:
