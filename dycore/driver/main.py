@@ -331,7 +331,10 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         if args.list_cases:
             if team.rank == 0:
-                print(cases_text())
+                try:
+                    print(cases_text(), flush=True)
+                except BrokenPipeError:  # e.g. piped into head: stop quietly
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         else:
             code = _simulate(args, team, stop)
     except (ConfigError, UsageError) as err:
