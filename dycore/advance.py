@@ -49,7 +49,7 @@ def advance_loop(sim, state, t, t_stop, max_steps, params):
         dt_ok = jnp.isfinite(dt) & (t_now + dt > t_now)
         last = t_now + dt >= t_stop * (1 - 1e-14)
         dt = jnp.where(last, t_stop - t_now, dt)
-        new = sim._step_dt(s, params, dt.astype(sim.dtype), b_padded)
+        new = sim._step_dt(s, params, dt.astype(sim.dtype), b_padded, t_now)
         violated = jnp.where(jnp.any(model.violation(new) > 0), FAULT_VIOLATION, 0)
         local = jnp.where(jnp.all(_all_finite(new)), violated, FAULT_NON_FINITE)
         status = jnp.where(dt_ok, sim.context.global_max(local.astype(jnp.int32)),

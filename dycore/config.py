@@ -27,6 +27,28 @@ from parallel.errors import DecompositionError
 from parallel.ghosts import BOUNDARY_KINDS
 
 DTYPES = ("float64", "float32")
+DEFAULT_FRAMES = 10
+"""Output frames of a run whose case sets no output interval: t_end / 10."""
+
+
+def key(default, unit: str, help: str):
+    """A config key: its default (a callable makes a fresh one, e.g. dict),
+    unit and one-line help, kept in the field's metadata; ``--help`` and the
+    docs' key table are generated from them (:func:`key_table`)."""
+    meta = {"unit": unit, "help": help}
+    if callable(default):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def key_table() -> list[tuple[str, str, str, str]]:
+    """(key, unit, default, help) of every config key, in definition order."""
+    rows = []
+    for f in dataclasses.fields(Config):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        shown = "case default" if default is None else repr(default)
+        rows.append((f.name, f.metadata.get("unit", ""), shown, f.metadata.get("help", "")))
+    return rows
 MAX_CELLS = 2 ** 31 - 1
 """Largest nx or ny (cell indices are 32-bit integers in places)."""
 
@@ -35,38 +57,42 @@ MAX_CELLS = 2 ** 31 - 1
 class Config:
     """All settings of a run. Lengths in m, times in s, rates in 1/s."""
 
-    case: str = "unstable_jet"
-    case_params: dict = field(default_factory=dict)
-    nx: int | None = None
-    ny: int | None = None
-    lx: float | None = None
-    ly: float | None = None
-    x0: float | None = None
-    y0: float | None = None
-    bc_west: str | None = None
-    bc_east: str | None = None
-    bc_south: str | None = None
-    bc_north: str | None = None
-    t_end: float | None = None
-    dt: float | None = None
-    cfl: float = 0.45
-    scheme: str = "muscl"
-    limiter: str = "mc"
-    riemann: str = "hllc"
-    time_stepper: str = "ssp_rk3"
-    g: float | None = None
-    f0: float | None = None
-    beta: float | None = None
-    drag_linear: float | None = None
-    drag_quadratic: float | None = None
-    dry_tolerance: float = 1e-10
-    dtype: str = "float64"
-    initial_file: str | None = None
-    output: str | None = None
-    output_interval: float | None = None
-    outputs: list = field(default_factory=list)
-    start_date: str = "2000-01-01 00:00:00"
-    procs: list | None = None
+    case: str = key("unstable_jet", "", "test case (python -m dycore.run --list-cases)")
+    case_params: dict = key(dict, "", "the case's parameters, a table (see --list-cases)")
+    nx: int | None = key(None, "cells", "cells in x")
+    ny: int | None = key(None, "cells", "cells in y")
+    lx: float | None = key(None, "m", "domain length in x")
+    ly: float | None = key(None, "m", "domain length in y")
+    x0: float | None = key(None, "m", "x of the domain's western edge")
+    y0: float | None = key(None, "m", "y of the domain's southern edge")
+    bc_west: str | None = key(None, "", "western boundary: periodic, wall or open")
+    bc_east: str | None = key(None, "", "eastern boundary: periodic, wall or open")
+    bc_south: str | None = key(None, "", "southern boundary: periodic, wall or open")
+    bc_north: str | None = key(None, "", "northern boundary: periodic, wall or open")
+    t_end: float | None = key(None, "s", "end time")
+    dt: float | None = key(None, "s", "fixed time step (unset: CFL-based)")
+    cfl: float = key(0.45, "", "CFL number of the CFL-based time step")
+    scheme: str = key("muscl", "", "reconstruction: " + ", ".join(SCHEMES))
+    limiter: str = key("mc", "", "MUSCL slope limiter: " + ", ".join(LIMITERS))
+    riemann: str = key("hllc", "", "Riemann solver: " + ", ".join(RIEMANN_SOLVERS))
+    time_stepper: str = key("ssp_rk3", "", "time stepper: " + ", ".join(TIME_STEPPERS))
+    g: float | None = key(None, "m/s^2", "gravitational acceleration (default 9.81)")
+    f0: float | None = key(None, "1/s", "Coriolis parameter at the domain's mid y")
+    beta: float | None = key(None, "1/(m s)", "meridional gradient of the Coriolis parameter")
+    drag_linear: float | None = key(None, "1/s", "linear (Rayleigh) drag rate")
+    drag_quadratic: float | None = key(None, "", "quadratic bottom-drag coefficient C_d")
+    dry_tolerance: float = key(1e-10, "m", "depth below which a cell counts as dry")
+    dtype: str = key("float64", "", "floating-point type: " + ", ".join(DTYPES))
+    initial_file: str | None = key(None, "", "netCDF-4/HDF5 file with the initial state and bed "
+                                   "(unset: the case's)")
+    output: str | None = key(None, "", "HDF5 output file (unset: no output)")
+    output_interval: float | None = key(None, "s", "model time between output frames "
+                                        "(unset: the case's, else t_end / 10)")
+    outputs: list = key(list, "", "derived output fields: u, v, eta, vorticity, pv, energy")
+    start_date: str = key("2000-01-01 00:00:00", "date",
+                          "UTC date of t = 0, the output's 'seconds since' origin")
+    procs: list | None = key(None, "", "MPI process grid [PX, PY] (unset: chosen)")
+    progress_interval: float = key(60.0, "s", "wall time between progress lines in batch logs")
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -128,6 +154,10 @@ class Config:
         for key in ("g", "f0", "beta", "drag_linear", "drag_quadratic", "x0", "y0"):
             if getattr(self, key) is None and key not in filled:
                 filled[key] = {"g": 9.81}.get(key, 0.0)
+        t_end = filled.get("t_end", self.t_end)
+        if self.output_interval is None and "output_interval" not in filled \
+                and isinstance(t_end, (int, float)) and t_end > 0:
+            filled["output_interval"] = t_end / DEFAULT_FRAMES
         cfg = dataclasses.replace(self, **filled)
         cfg.validate()
         case.check_config(cfg)
@@ -178,6 +208,7 @@ class Config:
                 raise ConfigError(f"config key {key!r}: must be a file path, got {_show(value)}")
         _check_outputs(self.outputs)
         _check_date(self.start_date)
+        _check_float("progress_interval", self.progress_interval, positive=True)
         if self.procs is not None:
             if not isinstance(self.procs, (list, tuple)):
                 raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "

@@ -27,6 +27,8 @@ from dycore.config import Config
 from dycore.errors import ConfigError
 from dycore.runtime import X64_HINT, x64_enabled
 from dycore.advance import advance, advance_loop
+from dycore.forcing import (STAGE_FRACTIONS, check_closure_params, legacy_closure,
+                            staged_rhs)
 from dycore.equations.shallow_water import BED, ShallowWater
 from dycore.grid import Grid, LocalGrid, Tile
 from dycore.operators.reconstruction import make_reconstruction
@@ -47,17 +49,25 @@ class Simulation:
     comm:   an mpi4py communicator for a decomposed run; None means the
             whole grid on this process unless launched by mpirun with
             several ranks (then MPI.COMM_WORLD).
-    closure: optional learned (or hand-written) tendency term,
-            ``closure(closure_params, padded_state, local_grid) -> State``:
-            a pure JAX function of ``params.closure``, the state with halos
-            filled (a :class:`State` of (ny + 2H, nx + 2H) arrays) and a
+    forcing: optional extra tendency (a learned closure, a time-dependent
+            forcing), ``forcing(padded_state, t, params, local_grid) ->
+            State``: a pure JAX function of the state with halos filled (a
+            :class:`State` of (ny + 2H, nx + 2H) arrays), the model time
+            ``t`` (s; inside a Runge-Kutta step the stage time t + c_i dt),
+            all parameters ``params`` (a :class:`Params`: the physical ones
+            and ``params.closure``, any pytree of arrays) and a
             :class:`dycore.grid.LocalGrid`; it returns tendencies on the
-            interior cells (units of the state per second) that are added to
-            the right-hand side. Set its parameters with
-            ``sim.params.replace(closure=weights)``.
+            interior cells (units of the state per second) that are added
+            to the right-hand side. Set its weights with
+            ``sim.params.replace(closure=weights)``. See
+            docs/differentiation.md, "Closures and forcings".
+    closure: the older form of the hook, ``closure(params.closure,
+            padded_state, local_grid) -> State`` (no time, no physical
+            parameters); still accepted. Give one of the two.
     """
 
-    def __init__(self, config: Config | dict | None = None, comm=None, closure=None):
+    def __init__(self, config: Config | dict | None = None, comm=None, closure=None,
+                 forcing=None):
         if config is None:
             config = Config()
         elif isinstance(config, dict):
@@ -90,7 +100,13 @@ class Simulation:
         self.time_stepper = make_time_stepper(cfg.time_stepper)
         self.x = self.tile.x_centres()
         self.y = self.tile.y_centres()
+        if closure is not None and forcing is not None:
+            raise ConfigError("Simulation: give either forcing= (the hook with time and "
+                              "parameters) or closure= (the older form), not both")
+        if closure is not None:
+            forcing = legacy_closure(closure)
         self.closure = closure
+        self.forcing = forcing
         self.local_grid = LocalGrid(self.tile, self.halo)
 
         h, hu, hv, b = self.case.initial(self.x, self.y, cfg)
@@ -159,18 +175,20 @@ class Simulation:
         return params.replace(**replicated,
                               closure=jax.tree_util.tree_map(mark, params.closure))
 
-    def rhs(self, state: State, params: Params, b_padded=None) -> State:
-        """Tendency d(state)/dt (units of the state per second)."""
-        return self._tendency(state, self.replicated(params), b_padded)
+    def rhs(self, state: State, params: Params, b_padded=None, t=0.0) -> State:
+        """Tendency d(state)/dt (units of the state per second) at time t (s)."""
+        check_closure_params(params)
+        return self._tendency(state, self.replicated(params), b_padded, t)
 
-    def _tendency(self, state: State, params: Params, b_padded=None) -> State:
+    def _tendency(self, state: State, params: Params, b_padded=None, t=None) -> State:
         if b_padded is None:
             b_padded = self.pad_bed(params)
         fields = self.model.fields
         padded = self.fill(tuple(getattr(state, f.name) for f in fields), fields)
         tendency = self.model.tendency((*padded, b_padded), state, params)
-        if self.closure is not None:
-            extra = self.closure(params.closure, self.model.state_type(*padded), self.local_grid)
+        if self.forcing is not None:
+            t = jnp.asarray(0.0 if t is None else t, jnp.result_type(float))
+            extra = self.forcing(self.model.state_type(*padded), t, params, self.local_grid)
             tendency = jax.tree_util.tree_map(jnp.add, tendency, extra)
         return tendency
 
@@ -187,26 +205,40 @@ class Simulation:
             return jnp.asarray(self.config.dt, self.dtype)
         return self.stable_dt(state, params)
 
-    def _step_dt(self, state, params, dt, b_padded):
-        rhs = functools.partial(self._tendency, params=params, b_padded=b_padded)
+    def _step_dt(self, state, params, dt, b_padded, t=None):
+        if self.forcing is None:
+            rhs = functools.partial(self._tendency, params=params, b_padded=b_padded)
+        else:
+            rhs = staged_rhs(self._tendency, params, b_padded, t, dt,
+                              STAGE_FRACTIONS[self.config.time_stepper])
         # Thin layers over a sloping bed get their momentum desingularised
         # after every stage (a no-op elsewhere; see thin_layer_projection).
         project = functools.partial(self.model.thin_layer_projection, b_padded=b_padded)
         return self.time_stepper(rhs, state, dt, project=project)
 
-    def step(self, state: State, params: Params | None = None, dt=None) -> State:
-        """One time step of length ``dt`` (default: :meth:`time_step`)."""
-        params = self.replicated(self.params if params is None else params)
+    def step(self, state: State, params: Params | None = None, dt=None, t=0.0) -> State:
+        """One time step of length ``dt`` (default: :meth:`time_step`) from
+        model time ``t`` (s; seen by a forcing only)."""
+        params = self.params if params is None else params
+        check_closure_params(params)
+        params = self.replicated(params)
         dt = self.time_step(state, params) if dt is None else dt
-        return self._step_dt(state, params, dt, self.pad_bed(params))
+        return self._step_dt(state, params, dt, self.pad_bed(params), t)
 
     def _stepper(self, params, checkpoint):
-        """``steps(state, n)``: n steps with ``lax.scan`` under replicated ``params``."""
+        """``steps(carry, n)``: n steps with ``lax.scan`` under replicated
+        ``params``; the carry is the state, or (state, t) with a forcing (the
+        model time rides along beside the state, so that a run without a
+        forcing is the same computation as before)."""
         params = self.replicated(params)
         b_padded = self.pad_bed(params)
 
-        def one_step(s):
-            return self._step_dt(s, params, self.time_step(s, params), b_padded)
+        def one_step(c):
+            if self.forcing is None:
+                return self._step_dt(c, params, self.time_step(c, params), b_padded)
+            s, t = c
+            dt = self.time_step(s, params)
+            return self._step_dt(s, params, dt, b_padded, t), t + dt.astype(t.dtype)
 
         if checkpoint is not None:
             one_step = jax.checkpoint(one_step)
@@ -230,20 +262,32 @@ class Simulation:
 
         return steps
 
-    def _run(self, state, n_steps, params, checkpoint=None):
-        return self._stepper(params, checkpoint)(state, n_steps)
+    def _carry(self, state, t0):
+        if self.forcing is None:
+            return state
+        return state, jnp.asarray(t0, jnp.result_type(float))
 
-    def _trajectory(self, state, params, outer_steps, inner_steps, post_process, checkpoint):
+    def _state_of(self, carry):
+        return carry if self.forcing is None else carry[0]
+
+    def _run(self, state, n_steps, params, checkpoint=None, t0=0.0):
+        return self._state_of(self._stepper(params, checkpoint)(self._carry(state, t0), n_steps))
+
+    def _trajectory(self, state, params, outer_steps, inner_steps, post_process, checkpoint,
+                    t0=0.0):
         steps = self._stepper(params, checkpoint)
 
-        def block(s, _):
-            s = steps(s, inner_steps)
-            return s, (s if post_process is None else post_process(s))
+        def block(c, _):
+            c = steps(c, inner_steps)
+            s = self._state_of(c)
+            return c, (s if post_process is None else post_process(s))
 
-        return lax.scan(block, state, None, length=outer_steps)
+        carry, snapshots = lax.scan(block, self._carry(state, t0), None, length=outer_steps)
+        return self._state_of(carry), snapshots
 
     def trajectory(self, state: State, params: Params | None = None, outer_steps: int = 1,
-                   inner_steps: int = 1, post_process=None, checkpoint: str | None = None):
+                   inner_steps: int = 1, post_process=None, checkpoint: str | None = None,
+                   t0: float = 0.0):
         """``outer_steps`` snapshots, one every ``inner_steps`` steps (jitted).
 
         Returns ``(final_state, snapshots)``: ``snapshots`` is the state (or
@@ -255,9 +299,11 @@ class Simulation:
         with the same ``checkpoint`` modes (applied within each block of
         ``inner_steps``); the final state equals
         ``run(state, outer_steps * inner_steps)`` bit for bit. In the spirit
-        of Dinosaur's ``trajectory_from_step``.
+        of Dinosaur's ``trajectory_from_step``. ``t0``: the model time (s)
+        of ``state``, seen by a forcing.
         """
         params = self.params if params is None else params
+        check_closure_params(params)
         for name, value in (("outer_steps", outer_steps), ("inner_steps", inner_steps)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -265,10 +311,10 @@ class Simulation:
             raise ValueError(f"unknown checkpoint mode {checkpoint!r}; valid: "
                              f"{', '.join(map(str, CHECKPOINT_MODES))}")
         return self._trajectory_compiled(state, params, int(outer_steps), int(inner_steps),
-                                         post_process, checkpoint)
+                                         post_process, checkpoint, t0)
 
     def run(self, state: State, n_steps: int, params: Params | None = None,
-            checkpoint: str | None = None) -> State:
+            checkpoint: str | None = None, t0: float = 0.0) -> State:
         """``n_steps`` steps with ``lax.scan`` (jitted; differentiable in state and params).
 
         Works under ``jax.grad``/``jax.vjp`` (adjoint), ``jax.jvp``
@@ -286,19 +332,24 @@ class Simulation:
                       per step inside the block being differentiated
                       (memory ~ sqrt(T), about one extra forward run).
         The result is the same (bit for bit) in every mode.
+        t0: the model time (s) of ``state``, seen by a forcing (the time
+            rides along beside the state; the state alone is returned).
         """
         params = self.params if params is None else params
+        check_closure_params(params)
         if not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
             raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
         if checkpoint not in CHECKPOINT_MODES:
             raise ValueError(f"unknown checkpoint mode {checkpoint!r}; valid: "
                              f"{', '.join(map(str, CHECKPOINT_MODES))}")
-        return self._run_compiled(state, int(n_steps), params, checkpoint)
+        return self._run_compiled(state, int(n_steps), params, checkpoint, t0)
 
     def advance(self, state: State, t: float, t_stop: float, params: Params | None = None,
                 *, max_steps: int | None = None, report: bool = False):
         """Step from time t to exactly t_stop (s), watching for blow-ups; see
         :func:`dycore.advance.advance` (the driver's stepping loop)."""
+        if params is not None:
+            check_closure_params(params)
         return advance(self, state, t, t_stop, params, max_steps=max_steps, report=report)
 
     # ------------------------------------------------------------ reductions

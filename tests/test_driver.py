@@ -302,3 +302,22 @@ def test_config_errors_exit_2_on_every_rank_without_hanging(capsys):
             assert len(err) == 1 and err[0].startswith("dycore: error: "), err
         else:
             assert err == []
+
+
+def test_batch_progress_lines_and_no_output_notice(env, tmp_path):
+    """Off a terminal: a progress line every --progress-interval s of wall
+    time (here: after every segment), with model time, steps/s and ETA, on
+    rank 0; a run without an output file says so on its first line, and
+    --quiet silences both."""
+    proc = cli(env, "--case", "dam_break", "--nx", "32", "--t-end", "0.2",
+               "--progress-interval", "1e-6", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("dycore: dam_break") and "no output file" in first
+    lines = proc.stderr.splitlines()
+    assert lines and all(line.startswith("dycore: progress ") for line in lines)
+    assert "t = 0.2 s of 0.2 s" in lines[-1] and "steps/s" in lines[-1] and "ETA" in lines[-1]
+    quiet = cli(env, "--case", "dam_break", "--nx", "32", "--t-end", "0.2",
+                "--progress-interval", "1e-6", "--quiet", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    assert not list(tmp_path.iterdir())  # nothing written without --output

@@ -44,7 +44,8 @@ def test_parameter_estimation_quick(tmp_path):
     assert "drag: true" in proc.stdout and "result: PASS" in proc.stdout
 
 
-@pytest.mark.parametrize("name", ["parameter_estimation", "four_d_var", "neural_closure"])
+@pytest.mark.parametrize("name", ["parameter_estimation", "four_d_var", "neural_closure",
+                                  "run_loop"])
 def test_bad_argument_is_one_line_exit_2(name):
     proc = run_example(name, "--iterations", "-3", timeout=120)
     assert proc.returncode == 2, proc.stderr
@@ -59,3 +60,16 @@ def test_window_not_a_multiple_of_the_observation_interval_is_refused(name):
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "multiple of --obs-every" in lines[0], proc.stderr
+
+
+def test_run_loop_example_quick(tmp_path):
+    """The run-loop example needs no optional dependency: callbacks,
+    diagnostics, an output file and a time-dependent forcing whose volume
+    matches its exact integral."""
+    h5 = tmp_path / "run_loop.h5"
+    proc = run_example("run_loop", "--quick", "--h5", str(h5))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "result: PASS" in proc.stdout and "max Courant 0.450" in proc.stdout
+    import h5py
+    with h5py.File(h5, "r") as f:
+        assert list(f["time"][:]) == [0.0, 3600.0, 7200.0, 10800.0]

@@ -32,7 +32,9 @@ from dycore.run import main
 from test_io import fake_ranks, local, on_ranks  # the thread-backed fake ranks
 from test_reliability import MPIRUN, assert_one_line, command, env, leftovers  # noqa: F401
 
-DAM = ["--case", "dam_break", "--nx", "16", "--t-end", "0.01", "--quiet"]
+# An output interval of t_end: two frames (the default is t_end / 10 since issue 14).
+DAM = ["--case", "dam_break", "--nx", "16", "--t-end", "0.01", "--output-interval", "0.01",
+       "--quiet"]
 LONG = ["--case", "inertia_gravity_wave", "--nx", "16", "--ny", "16", "--t-end", "1e11",
         "--output-interval", "1e10"]
 needs_mpirun = pytest.mark.skipif(MPIRUN is None, reason="mpirun not found")

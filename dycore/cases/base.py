@@ -78,12 +78,15 @@ def stoker_middle_state(h_left: float, h_right: float, g: float):
 # ------------------------------------------------------------- base class
 @dataclass(frozen=True)
 class Case:
-    """A test case. Subclasses set ``name``, ``defaults`` and the methods."""
+    """A test case. Subclasses set ``name``, ``summary`` (what it tests),
+    ``defaults`` (its parameters), ``choices`` (of the text ones), ``units``
+    (of the numeric ones, for ``--list-cases``) and the methods."""
 
     name: str = ""
     summary: str = ""
     defaults: dict = field(default_factory=dict)
     choices: dict = field(default_factory=dict)
+    units: dict = field(default_factory=dict)
 
     def resolve_params(self, given: dict) -> dict:
         """Case parameters with defaults filled in; unknown or bad ones raise."""

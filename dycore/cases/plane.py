@@ -313,24 +313,29 @@ PLANE_CASES: dict[str, Case] = {
     "lake_at_rest": LakeAtRest(
         "lake_at_rest", "well-balancedness over a bump or a discontinuous bed with dry cells",
         {"variant": "smooth", "amplitude": 0.2, "surface": 1.0},
-        {"variant": ("smooth", "discontinuous")}),
+        {"variant": ("smooth", "discontinuous")}, {"amplitude": "m", "surface": "m"}),
     "dam_break": DamBreak(
         "dam_break", "1D dam break: Stoker (wet bed) or Ritter (dry bed)",
         {"variant": "stoker", "h_left": 0.005, "h_right": 0.001},
-        {"variant": ("stoker", "ritter")}),
+        {"variant": ("stoker", "ritter")}, {"h_left": "m", "h_right": "m"}),
     "inertia_gravity_wave": InertiaGravityWave(
         "inertia_gravity_wave", "linear inertia-gravity wave, f-plane, doubly periodic",
-        {"depth": 1000.0, "eta0": 1.0e-4, "waves_x": 2.0, "waves_y": 2.0}),
+        {"depth": 1000.0, "eta0": 1.0e-4, "waves_x": 2.0, "waves_y": 2.0}, {},
+        {"depth": "m", "eta0": "m", "waves_x": "wavelengths", "waves_y": "wavelengths"}),
     "geostrophic_adjustment": GeostrophicAdjustment(
         "geostrophic_adjustment", "Rossby adjustment of a surface step (1D)",
-        {"depth": 1000.0, "eta0": 0.1, "domain_radii": 40.0}),
+        {"depth": 1000.0, "eta0": 0.1, "domain_radii": 40.0}, {},
+        {"depth": "m", "eta0": "m", "domain_radii": "deformation radii"}),
     "geostrophic_jet": GeostrophicJet(
         "geostrophic_jet", "exact steady geostrophic zonal jet (drift test)",
-        {"depth": 1000.0, "u0": 1.0, "width": 2.0e5}),
+        {"depth": 1000.0, "u0": 1.0, "width": 2.0e5}, {},
+        {"depth": "m", "u0": "m/s", "width": "m"}),
     "kelvin_wave": KelvinWave(
         "kelvin_wave", "coastal Kelvin wave along a southern wall",
-        {"depth": 1000.0, "eta0": 1.0e-3, "domain_radii": 10.0}),
+        {"depth": 1000.0, "eta0": 1.0e-3, "domain_radii": 10.0}, {},
+        {"depth": "m", "eta0": "m", "domain_radii": "deformation radii"}),
     "unstable_jet": UnstableJet(
         "unstable_jet", "barotropically unstable Bickley jet rolling up into eddies",
-        {"depth": 100.0, "u0": 20.0, "width": 1.0e5, "perturbation": 0.5, "mode": 3.0}),
+        {"depth": 100.0, "u0": 20.0, "width": 1.0e5, "perturbation": 0.5, "mode": 3.0}, {},
+        {"depth": "m", "u0": "m/s", "width": "m", "perturbation": "m", "mode": "wavelengths"}),
 }

@@ -3,7 +3,9 @@ the same under ``mpirun -n N``; ``python -m dycore`` is an alias.
 
 Settings come from, later ones winning: a restart file's config (with
 ``--restart``), the TOML file, the flags, then ``--set key=value``. The run
-advances with :meth:`Simulation.advance` from one event time to the next;
+goes on the Python users' run loop (:class:`dycore.loop.Loop`, whose
+callbacks write the output and the checkpoints), which advances with
+:meth:`Simulation.advance` from one event time to the next;
 events are the output times (multiples of ``output_interval``), the
 checkpoint times (multiples of ``--checkpoint-interval``) and ``t_end``, all
 measured from t = 0, so a restarted run meets the same event times and
@@ -70,7 +72,9 @@ Modules (imports point down this list):
 - :mod:`~dycore.driver.faults`: the stability check and the blow-up report;
 - :mod:`~dycore.driver.ranks`: agreement between ranks, deadlines, abort;
 - :mod:`~dycore.driver.signals`: stop requests and exit statuses;
-- :mod:`~dycore.driver.progress`: what is printed, the progress bar;
+- :mod:`~dycore.driver.progress`: what is printed (the progress itself is
+  :mod:`dycore.progress`: a bar on terminals, a line every
+  ``progress_interval`` s of wall time in batch logs);
 - :mod:`~dycore.driver.resources`: the memory a run needs, the number of events;
 - :mod:`~dycore.driver.schedule`: event times, the default restart file name;
 - :mod:`~dycore.driver.cli`: the parser and the config merge.

@@ -11,10 +11,10 @@ import argparse
 import tomllib
 
 from dycore.cases import CASES
-from dycore.config import Config, ConfigError, check_keys
+from dycore.config import Config, ConfigError, check_keys, key_table
 from dycore.io import config_from_json
 
-LAUNCH_KEYS = ("procs", "output", "initial_file")
+LAUNCH_KEYS = ("procs", "output", "initial_file", "progress_interval")
 """Config keys taken from a restart file that belong to the launch, not the
 run: a restarted run picks its own process grid and output file, and its
 state and bed come from the restart file, not from the initial file."""
@@ -22,7 +22,8 @@ state and bed come from the restart file, not from the initial file."""
 FLAG_KEYS = {"case": "case", "nx": "nx", "ny": "ny", "t_end": "t_end", "dt": "dt",
              "cfl": "cfl", "scheme": "scheme", "limiter": "limiter", "riemann": "riemann",
              "time_stepper": "time_stepper", "output": "output",
-             "initial": "initial_file", "output_interval": "output_interval", "procs": "procs"}
+             "initial": "initial_file", "output_interval": "output_interval", "procs": "procs",
+             "progress_interval": "progress_interval"}
 """argparse attribute -> config key, for the flags that set a config key."""
 
 
@@ -35,9 +36,67 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+def keys_help() -> str:
+    """Every config key with its unit, default and meaning (from the
+    metadata of :class:`Config`'s fields): the epilog of ``--help``."""
+    filled = set()
+    for case in CASES.values():
+        params = case.resolve_params({})
+        filled |= {k for k, v in case.config_defaults(params).items() if v is not None}
+    filled |= {"g", "f0", "beta", "drag_linear", "drag_quadratic", "x0", "y0", "output_interval"}
+    lines = ["config keys (TOML file, --set KEY=VALUE; unit, default):"]
+    for name, unit, default, text in key_table():
+        if default == "case default" and name not in filled:
+            default = "unset"
+        lines.append(f"  {name:18s} {unit or '-':9s} {default:15s} {text}")
+    return "\n".join(lines)
+
+
+def _wrap(label: str, items: list[str], width: int = 100) -> str:
+    """``label: a, b, c`` over lines of at most ``width`` characters, never
+    breaking inside an item."""
+    lines, line = [], f"  {label}:"
+    for k, item in enumerate(items):
+        piece = f" {item}" + ("," if k < len(items) - 1 else "")
+        if len(line) + len(piece) > width and line.strip():
+            lines.append(line)
+            line = "     "
+        line += piece
+    return "\n".join(lines + [line])
+
+
+def cases_text() -> str:
+    """``--list-cases``: each case, what it tests, its parameters with their
+    defaults (and units or choices), and the config keys it fills in."""
+    units = {name: unit for name, unit, _, _ in key_table()}
+    out = []
+    for name, case in CASES.items():
+        params = case.resolve_params({})
+        out.append(f"{name}: {case.summary}")
+        shown = []
+        for key, value in params.items():
+            extra = (f" ({' | '.join(case.choices[key])})" if key in case.choices
+                     else f" {case.units[key]}" if key in case.units else "")
+            shown.append(f"{key} = {_number(value)}{extra}")
+        out.append(_wrap("case_params", shown or ["(none)"]))
+        defaults = Config(case=name).resolved()
+        filled = [f"{k} = {_number(getattr(defaults, k))}"
+                  + (f" {units[k]}" if units.get(k) not in ("", "cells") else "")
+                  for k in case.config_defaults(params)
+                  if k not in ("g", "beta", "output_interval")]
+        filled.append(f"output_interval = {_number(defaults.output_interval)} s")
+        out.append(_wrap("defaults", filled))
+    return "\n".join(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m dycore.run",
-                description="Run the finite-volume shallow-water dycore (also under mpirun -n N).")
+                description="Run the finite-volume shallow-water dycore (also under mpirun -n N).",
+                epilog=keys_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", nargs="?", metavar="CONFIG.toml",
                    help="TOML file with config keys (flags override it)")
     p.add_argument("--case", help=f"test case: {', '.join(CASES)}")
@@ -74,8 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-many-frames", action="store_true",
                    help="allow an output or checkpoint interval that gives more than a "
                         "million frames or restart files")
+    p.add_argument("--progress-interval", type=float, metavar="SECONDS",
+                   help="wall seconds between progress lines when stderr is not a terminal "
+                        "(default 60)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    p.add_argument("--list-cases", action="store_true", help="list the test cases and exit")
+    p.add_argument("--list-cases", action="store_true",
+                   help="list the test cases (what each tests, its parameters and defaults) "
+                        "and exit")
     return p
 
 

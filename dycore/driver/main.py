@@ -1,10 +1,12 @@
 """The driver's entry point and main loop (see :mod:`dycore.driver` for what
 a run does and its exit statuses).
 
-The run advances with :meth:`Simulation.advance` from one event time to the
-next (:func:`~dycore.driver.schedule.schedule`), in segments of steps
-between which the ranks agree on a stop request; a blow-up, a signal or an
-error on any rank stops every rank at the same step.
+The run is a :class:`dycore.loop.Loop` (the run loop of the Python API):
+outputs and checkpoints are its callbacks (:class:`_DriverRun`, the one
+place that calls the writers); it advances with :meth:`Simulation.advance`
+from one event time to the next, in segments of steps between which the
+ranks agree on a stop request; a blow-up, a signal or an error on any rank
+stops every rank at the same step.
 """
 from __future__ import annotations
 
@@ -18,19 +20,20 @@ import time
 import traceback
 
 from dycore import runtime
-from dycore.cases import CASES
 from dycore.config import Config, ConfigError, check_number
-from dycore.driver.cli import UsageError, build_parser, config_values, restart_base, resume_hint
+from dycore.driver.cli import (UsageError, build_parser, cases_text, config_values, restart_base,
+                               resume_hint)
 from dycore.driver.faults import (NonFinite, blow_up, check_stability, check_state,
                                   check_time_step)
 from dycore.driver.files import check_files, open_output, restore, save_restart
 from dycore.driver.progress import Progress, error, say
 from dycore.driver.ranks import Team, agreed, launcher_rank
 from dycore.driver.resources import check_events, check_memory
-from dycore.driver.schedule import default_checkpoint_path, events, on_output_grid
+from dycore.driver.schedule import default_checkpoint_path
 from dycore.driver.signals import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK,
                                    SEGMENT_WALL_S, StopRequest, Stopped, exit_status, take_early)
 from dycore.io import OutputError, allgather, part_path, read_restart_attrs
+from dycore.loop import Clock, Loop
 from dycore.simulation import Simulation
 from parallel import world_duplicate
 
@@ -114,6 +117,61 @@ def _write_failed(err, sim, state, t, step, kind, ckpt_path, write_ckpt, writer,
                       f"{saved}{kept}")
 
 
+class _DriverRun:
+    """The driver's run on the :class:`dycore.loop.Loop`: its outputs and
+    checkpoints are callbacks (the one place that calls the writers), a
+    stop request is agreed between segments, a blow-up is reported and
+    ends the run. Every rank builds the same loop."""
+
+    def __init__(self, sim, team, stop, ckpt_path, write_ckpt, writer):
+        self.sim, self.team, self.stop = sim, team, stop
+        self.ckpt_path, self.write_ckpt, self.writer = ckpt_path, write_ckpt, writer
+        self.last_output = None
+        self.checkpoint = None
+
+    def loop(self, state, t, step0, ckpt_interval, periodic, progress) -> Loop:
+        cfg = self.sim.config
+        loop = Loop(self.sim, state, t_end=cfg.t_end, clock=Clock(t, step0), progress=progress,
+                    on_fault=self.fault, on_segment=self.agree, segment_wall_s=SEGMENT_WALL_S)
+        # Output times are events even without an output file, so that the
+        # time steps (the last one before an event is shortened) depend on
+        # the config only, not on whether a file is written. A restarted run
+        # writes its first frame only on an output time.
+        loop.add(self.output, every_seconds=cfg.output_interval, name="output")
+        if periodic:
+            self.checkpoint = loop.add(self.save, every_seconds=ckpt_interval or None,
+                                       at_start=False, name="checkpoint")
+        return loop
+
+    def _failed(self, err, loop, kind):
+        _write_failed(err, self.sim, loop.state, loop.clock.time, loop.clock.step, kind,
+                      self.ckpt_path, self.write_ckpt, self.writer, self.last_output)
+
+    def output(self, loop) -> None:
+        if self.writer:
+            try:
+                self.writer.write(loop.state, loop.clock.time)
+            except OutputError as err:
+                self._failed(err, loop, "output")
+            self.last_output = loop.clock.time
+
+    def save(self, loop) -> None:
+        try:
+            self.write_ckpt(loop.state, loop.clock.time, loop.clock.step)
+        except OutputError as err:
+            self._failed(err, loop, "restart")
+
+    def fault(self, loop, fault) -> None:
+        # agreed: the fault check reduces over all ranks
+        blow_up(self.sim, self.team, fault, loop.state, loop.clock.time, loop.clock.step,
+                self.ckpt_path, self.write_ckpt, self.writer, self.last_output)
+
+    def agree(self, loop, proposal):
+        """Between segments: the root's segment length and any rank's stop signal."""
+        reports = allgather(self.team, (self.stop.signum, proposal))
+        return reports[0][1], next((s for s, _ in reports if s), 0)
+
+
 def _simulate(args, team, stop) -> int:
     sim, restart_attrs = agreed(team, lambda: _setup(args, team))
     _check_stop(team, stop)
@@ -168,75 +226,28 @@ def _simulate(args, team, stop) -> int:
         say(ctx.rank, quiet,
             f"dycore: {cfg.case} {cfg.nx}x{cfg.ny} cells, {cfg.scheme}/{cfg.limiter}/"
             f"{cfg.riemann}/{cfg.time_stepper}, {ctx.size} rank(s), t = {t:g} -> "
-            f"{cfg.t_end:g} s" + (f", output {cfg.output}" if cfg.output else ""))
-        last_output = None
-        steps = 0
-        if writer and (not args.restart or on_output_grid(t, cfg.output_interval)):
-            try:
-                writer.write(state, t)
-            except OutputError as err:
-                _write_failed(err, sim, state, t, step0, "output", ckpt_path, write_ckpt,
-                              writer, last_output)
-            last_output = t
-        # Output times are events even without an output file, so that the
-        # time steps (the last one before an event is shortened) depend on
-        # the config only, not on whether a file is written. Computed lazily.
-        plan = events(t, cfg.t_end, cfg.output_interval or 0.0,
-                      (ckpt_interval or 0.0) if periodic else None)
-
-        progress = Progress(t, cfg.t_end, ctx.rank == 0 and not quiet and sys.stderr.isatty())
-        stepping_s, segment = 0.0, 16
-        for t_next, do_output, do_checkpoint in plan:
-            # Segments of `segment` steps: between them the ranks agree on a
-            # stop request. Cutting does not change the steps (see advance).
-            signum = 0
-            while t < t_next and not signum:
-                tic = time.perf_counter()
-                state, t, n, fault = sim.advance(state, t, t_next, max_steps=segment,
-                                                 report=True)
-                wall = time.perf_counter() - tic
-                stepping_s += wall
-                steps += n
-                if fault:  # agreed: the fault check reduces over all ranks
-                    progress.finish()
-                    blow_up(sim, team, fault, state, t, step0 + steps, ckpt_path, write_ckpt,
-                            writer, last_output)
-                if n == segment and wall > 0:  # aim at SEGMENT_WALL_S of stepping
-                    proposal = int(min(max(segment * SEGMENT_WALL_S / wall, segment / 4, 1),
-                                       4 * segment, 1 << 20))
-                else:
-                    proposal = segment
-                reports = allgather(team, (stop.signum, proposal))
-                segment = reports[0][1]
-                signum = next((s for s, _ in reports if s), 0)
-            if t == t_next:
-                kind = "output"
-                try:
-                    if do_output and writer:
-                        writer.write(state, t)
-                        last_output = t
-                    kind = "restart"
-                    if do_checkpoint:
-                        write_ckpt(state, t, step0 + steps)
-                except OutputError as err:
-                    progress.finish()
-                    _write_failed(err, sim, state, t, step0 + steps, kind, ckpt_path,
-                                  write_ckpt, writer, last_output)
-                progress.update(t, steps)
-            if signum:
-                progress.finish()
-                if not (t == t_next and do_checkpoint):
-                    write_ckpt(state, t, step0 + steps)
-                if writer:
-                    writer.close()
-                name = signal.Signals(signum).name
-                kept = (f"; the output up to t = {last_output:g} s is in {cfg.output}"
-                        if writer and last_output is not None else "")
-                raise Stopped(signum, f"interrupted by {name} at step {step0 + steps}, "
-                              f"t = {t:.6g} s of {cfg.t_end:g} s; the restart file "
-                              f"{ckpt_path} holds this state{kept}; resume with: "
-                              + resume_hint(ctx.size, ckpt_path, cfg.output, step0 + steps))
-        progress.finish()
+            f"{cfg.t_end:g} s" + (f", output {cfg.output}" if cfg.output else
+                                  ", no output file (pass --output FILE.h5 to write one)"))
+        run = _DriverRun(sim, team, stop, ckpt_path, write_ckpt, writer)
+        loop = run.loop(state, t, step0, ckpt_interval, periodic,
+                        Progress(t, cfg.t_end, ctx.rank == 0 and not quiet,
+                                 interval=cfg.progress_interval))
+        state = loop.run()
+        t, steps, stepping_s, last_output = loop.clock.time, loop.steps, loop.stepping_s, \
+            run.last_output
+        if loop.stopped:
+            signum = loop.stopped
+            if run.checkpoint not in loop.fired:
+                write_ckpt(state, t, step0 + steps)
+            if writer:
+                writer.close()
+            name = signal.Signals(signum).name
+            kept = (f"; the output up to t = {last_output:g} s is in {cfg.output}"
+                    if writer and last_output is not None else "")
+            raise Stopped(signum, f"interrupted by {name} at step {step0 + steps}, "
+                          f"t = {t:.6g} s of {cfg.t_end:g} s; the restart file "
+                          f"{ckpt_path} holds this state{kept}; resume with: "
+                          + resume_hint(ctx.size, ckpt_path, cfg.output, step0 + steps))
         mass1 = sim.mass(state)
         if writer:
             writer.close()
@@ -320,8 +331,10 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         if args.list_cases:
             if team.rank == 0:
-                for name, case in CASES.items():
-                    print(f"{name:24s} {case.summary}")
+                try:
+                    print(cases_text(), flush=True)
+                except BrokenPipeError:  # e.g. piped into head: stop quietly
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         else:
             code = _simulate(args, team, stop)
     except (ConfigError, UsageError) as err:

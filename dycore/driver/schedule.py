@@ -8,11 +8,9 @@ and repeats the uninterrupted run bit for bit.
 """
 from __future__ import annotations
 
-import heapq
 import math
 
-EVENT_TOL = 1e-9
-"""Events closer than this fraction of the smaller interval are one event."""
+from dycore.loop import EVENT_TOL, merged_events
 
 
 def events(t_start: float, t_end: float, output_interval=None, checkpoint_interval=None):
@@ -24,40 +22,11 @@ def events(t_start: float, t_end: float, output_interval=None, checkpoint_interv
     that kind, 0 means t_end only. Times closer than 1e-9 of the smaller
     interval merge into the earlier one, so the last event is exactly t_end.
     A restart from an event time yields the rest of the same sequence,
-    hence the same time steps."""
-    positive = [i for i in (output_interval, checkpoint_interval) if i]
-    tol = EVENT_TOL * min(positive) if positive else 0.0
-    end = float(t_end)
-
-    def multiples(kind, interval):
-        k = max(1, math.floor(t_start / interval))
-        while k * interval < t_end - tol:
-            yield (k * interval, kind)
-            k += 1
-
-    streams = [iter([(end, None)])]
-    tail = []
-    for kind, interval in ((0, output_interval), (1, checkpoint_interval)):
-        if interval is None:
-            continue
-        tail.append((end, kind))
-        if interval > 0:
-            streams.append(multiples(kind, interval))
-    # The candidates in time order, as sorted() had them: ties keep their
-    # order (t_end first, then the kinds), which changes no event.
-    merged = heapq.merge(*streams, iter(tail), key=lambda c: c[0])
-    current = None
-    for t, kind in merged:
-        if t <= t_start + tol:
-            continue
-        if current is None or t - current[0] > tol:
-            if current is not None:
-                yield tuple(current)
-            current = [t, False, False]
-        if kind is not None:
-            current[1 + kind] = True
-    if current is not None:
-        yield tuple(current)
+    hence the same time steps. (:func:`dycore.loop.merged_events`, which
+    the run loop uses, for these two kinds.)"""
+    for t, (output, checkpoint) in merged_events(t_start, t_end,
+                                                 [output_interval, checkpoint_interval]):
+        yield t, output, checkpoint
 
 
 def schedule(t_start: float, t_end: float, output_interval=None, checkpoint_interval=None):
