@@ -51,6 +51,7 @@ class Config:
     cfl: float = 0.45
     scheme: str = "muscl"
     limiter: str = "mc"
+    slope_threshold: float = 0.01
     riemann: str = "hllc"
     time_stepper: str = "ssp_rk3"
     g: float | None = None
@@ -148,7 +149,7 @@ class Config:
             _check_float(key, getattr(self, key), positive=True, dtype=self.dtype)
         for key in ("x0", "y0", "f0", "beta"):
             _check_float(key, getattr(self, key), dtype=self.dtype)
-        for key in ("drag_linear", "drag_quadratic"):
+        for key in ("drag_linear", "drag_quadratic", "slope_threshold"):
             _check_float(key, getattr(self, key), non_negative=True, dtype=self.dtype)
         if self.dt is not None:
             _check_float("dt", self.dt, positive=True, dtype=self.dtype)

@@ -69,7 +69,7 @@ class Simulation:
             raise ConfigError(f"config key 'dtype': {X64_HINT}")
         self.dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
         self.grid = Grid(cfg.nx, cfg.ny, cfg.lx, cfg.ly, cfg.x0, cfg.y0)
-        reconstruction = make_reconstruction(cfg.scheme, cfg.limiter)
+        reconstruction = make_reconstruction(cfg.scheme, cfg.limiter, cfg.slope_threshold)
         self.halo = reconstruction.halo
         self.boundaries = Boundaries(cfg.bc_west, cfg.bc_east, cfg.bc_south, cfg.bc_north)
         try:
