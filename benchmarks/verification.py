@@ -13,7 +13,10 @@
   the L1 error of h at the end (m^3);
 - the subcritical flow over a bump (issue 16, item 4): whether the residual
   converges to a steady state for each limiter, with and without the
-  small-variation threshold of the slopes.
+  small-variation threshold of the slopes;
+- the SWASHES flows over a bump through inflow/outflow boundaries
+  (subcritical, transcritical, with a hydraulic jump): L1 errors, orders,
+  the jump's position.
 
 SSP-RK3, HLLC, CFL 0.45 unless a row says otherwise. The convergence table
 of the older cases is ``python -m benchmarks.convergence``.
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import pathlib
 import platform
+import sys
 import time
 
 import numpy as np
@@ -128,8 +133,7 @@ def bump_residual(quick):
     relative residual (dt max_k |dq_k/dt| / max |q_k|, h and hu) after each
     block of 2000 steps, without (``slope_threshold`` 0, the scheme before
     the fix) and with the default small-variation threshold."""
-    import sys
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent.parent / "tests"))
+    sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
     from test_steady_states import LENGTH, Q, bump_bed, relative_residual, subcritical_depth
 
     n = 100
@@ -154,14 +158,52 @@ def bump_residual(quick):
                   f"| {relative_residual(sim, state, params):.1e} |", flush=True)
 
 
+def swashes_bumps(quick):
+    """SWASHES 3.1.1, 3.1.3, 3.1.4 (flows over a bump through inflow/outflow
+    boundaries, default scheme): from the exact state, steps until the
+    relative residual is below 1e-12 (or 60 n steps), then the L1 error of h
+    (m^2: sum |h - h_exact| dx along the channel, one row) and its order, and
+    for the jump its computed position against the exact one."""
+    from dycore.cases.swashes import numerical_jump_position, shock_position
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
+    from test_steady_states import relative_residual
+
+    ns = [50, 100] if quick else [50, 100, 200, 400]
+    print("\n| case | n | steps | relative residual | L1 of h (m^2) | order "
+          "| jump position error (cells) |")
+    print("|---|---|---|---|---|---|---|")
+    for case in ("bump_subcritical", "bump_transcritical", "bump_shock"):
+        errors = []
+        for n in ns:
+            sim = Simulation(Config(case=case, nx=n))
+            state, steps, res = sim.initial_state(), 0, 1.0
+            while steps < 60 * n and res > 1e-12:
+                state = sim.run(state, 10 * n)
+                steps += 10 * n
+                res = relative_residual(sim, state, sim.params)
+            h, exact = np.asarray(state.h)[0], np.asarray(sim.exact_state(0.0).h)[0]
+            errors.append(float(np.sum(np.abs(h - exact))) * sim.grid.dx)
+            order = "" if len(errors) < 2 else f"{math.log2(errors[-2] / errors[-1]):.2f}"
+            jump = ""
+            if case == "bump_shock":
+                p = sim.config.case_params
+                x_num = numerical_jump_position(sim.x, h, p["q"], p["h_out"], sim.config.g)
+                jump = f"{(x_num - shock_position(p['q'], p['h_out'], sim.config.g)) / sim.grid.dx:+.2f}"
+            print(f"| {case} | {n} | {steps} | {res:.1e} | {errors[-1]:.3e} | {order} | {jump} |",
+                  flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, coarser grids")
-    parser.add_argument("--only", choices=("mass", "vortex", "thacker", "bump"), action="append")
+    parser.add_argument("--only", choices=("mass", "vortex", "thacker", "bump", "swashes"),
+                        action="append")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.processor() or platform.machine()}, {platform.platform()}")
     start = time.time()
-    parts = {"mass": mass_drift, "vortex": vortex, "thacker": thacker, "bump": bump_residual}
+    parts = {"mass": mass_drift, "vortex": vortex, "thacker": thacker, "bump": bump_residual,
+             "swashes": swashes_bumps}
     for name in (args.only or parts):
         parts[name](args.quick)
     print(f"\n# total wall time {time.time() - start:.0f} s")

@@ -23,6 +23,7 @@ from dycore.operators.riemann import RIEMANN_SOLVERS
 from dycore.timestepping import TIME_STEPPERS
 from parallel.decomposition import parse_procs
 from parallel.errors import DecompositionError
+from dycore.open_boundaries import OPEN_KINDS, check_open_boundary
 from parallel.ghosts import BOUNDARY_KINDS
 
 DTYPES = ("float64", "float32")
@@ -46,6 +47,14 @@ class Config:
     bc_east: str | None = None
     bc_south: str | None = None
     bc_north: str | None = None
+    bc_west_discharge: float | None = None
+    bc_east_discharge: float | None = None
+    bc_south_discharge: float | None = None
+    bc_north_discharge: float | None = None
+    bc_west_depth: float | None = None
+    bc_east_depth: float | None = None
+    bc_south_depth: float | None = None
+    bc_north_depth: float | None = None
     t_end: float | None = None
     dt: float | None = None
     cfl: float = 0.45
@@ -138,7 +147,11 @@ class Config:
         _check_choice("time_stepper", self.time_stepper, tuple(TIME_STEPPERS))
         _check_choice("dtype", self.dtype, DTYPES)
         for key in ("bc_west", "bc_east", "bc_south", "bc_north"):
-            _check_choice(key, getattr(self, key), BOUNDARY_KINDS)
+            _check_choice(key, getattr(self, key), BOUNDARY_KINDS + OPEN_KINDS)
+            check_open_boundary(key, getattr(self, key), getattr(self, key + "_discharge"),
+                                getattr(self, key + "_depth"),
+                                lambda k, v: _check_float(k, v, positive=True,
+                                                          dtype=self.dtype))
         if (self.bc_west == "periodic") != (self.bc_east == "periodic"):
             raise ConfigError("config keys 'bc_west'/'bc_east': periodic must be set on both sides")
         if (self.bc_south == "periodic") != (self.bc_north == "periodic"):
