@@ -85,7 +85,9 @@ def test_gradients_through_inflow_and_outflow_are_finite_and_match_differences()
     eps = 1e-4
     diff = (loss(start.h + eps * direction, sim.params)
             - loss(start.h - eps * direction, sim.params)) / (2 * eps)
-    assert float(jnp.sum(grad_h * direction)) == pytest.approx(float(diff), rel=1e-6)
+    # The difference quotient of a perturbation of 1e-7 m carries a round-off of
+    # about 2e-5 relative (measured); a wrong adjoint is off by far more.
+    assert float(jnp.sum(grad_h * direction)) == pytest.approx(float(diff), rel=1e-3)
 
 
 def _steady_l1(case, n, steps):
