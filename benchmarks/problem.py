@@ -80,7 +80,9 @@ def write_problem(directory, config) -> dict:
 
     if isinstance(config, dict):
         config = Config.from_dict(config)
-    cfg = config.resolved()
+    # The baselines limit every slope (no small-variation threshold): the
+    # problem written, and its JAX reference, has slope_threshold = 0.
+    cfg = config.resolved().replace(slope_threshold=0.0)
     if cfg.scheme != BASELINE_SCHEME:
         raise ValueError(f"the baselines implement only scheme {BASELINE_SCHEME!r}, "
                          f"got {cfg.scheme!r}")

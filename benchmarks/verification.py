@@ -11,8 +11,12 @@
   thin-layer projection: steps, positivity (the smallest depth over all
   steps), the largest speed over all steps against the exact 0.70 m/s, and
   the L1 error of h at the end (m^3);
-- the subcritical flow over a bump (issue 16, item 4, not fixed): whether
-  the residual converges to a steady state for each limiter.
+- the subcritical flow over a bump (issue 16, item 4): whether the residual
+  converges to a steady state for each limiter, with and without the
+  small-variation threshold of the slopes;
+- the SWASHES flows over a bump through inflow/outflow boundaries
+  (subcritical, transcritical, with a hydraulic jump): L1 errors, orders,
+  the jump's position.
 
 SSP-RK3, HLLC, CFL 0.45 unless a row says otherwise. The convergence table
 of the older cases is ``python -m benchmarks.convergence``.
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import pathlib
 import platform
+import sys
 import time
 
 import numpy as np
@@ -119,52 +125,85 @@ def thacker(quick):
 
 
 def bump_residual(quick):
-    """Issue 16, item 4 (not fixed): start from the exact subcritical flow over
-    a bump (SWASHES 3.1.1: 25 m, b = 0.2 - 0.05 (x - 10)^2 on 8 < x < 12,
+    """Issue 16, item 4: start from the exact subcritical flow over a bump
+    (SWASHES 3.1.1: 25 m, b = 0.2 - 0.05 (x - 10)^2 on 8 < x < 12,
     q = 4.42 m^2/s, h = 2 m at both ends, where b = 0) on 100 x 4 cells,
     open ends in x (the uniform end states make zero-gradient ends nearly
-    exact), periodic in y, and report max |dh/dt| and max |dhu/dt| after
-    each block of 2000 steps: converging to a steady state or stalling."""
-    import jax.numpy as jnp
-    from dycore.state import State
+    exact), periodic in y, and report max |dh/dt|, max |dhu/dt| and the
+    relative residual (dt max_k |dq_k/dt| / max |q_k|, h and hu) after each
+    block of 2000 steps, without (``slope_threshold`` 0, the scheme before
+    the fix) and with the default small-variation threshold."""
+    sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
+    from test_steady_states import LENGTH, Q, bump_bed, relative_residual, subcritical_depth
 
-    n, length, g, q = 100, 25.0, 9.81, 4.42
-    print("\n| scheme | limiter | steps | max abs dh/dt (m/s) | max abs dhu/dt (m^2/s^2) |")
-    print("|---|---|---|---|---|")
-    for scheme, limiter in (("muscl", "minmod"), ("muscl", "mc"), ("muscl", "van_leer"),
-                            ("weno5z", "mc")):
-        sim = Simulation(Config(case="dam_break", nx=n, ny=4, lx=length, ly=4 * length / n,
+    n = 100
+    print("\n| scheme | limiter | slope_threshold | steps | max abs dh/dt (m/s) "
+          "| max abs dhu/dt (m^2/s^2) | relative residual |")
+    print("|---|---|---|---|---|---|---|")
+    runs = [("muscl", lim, thr) for lim in ("minmod", "mc", "van_leer") for thr in (0.0, 0.01)]
+    for scheme, limiter, threshold in runs + [("weno5z", "mc", 0.0)]:
+        sim = Simulation(Config(case="dam_break", nx=n, ny=4, lx=LENGTH, ly=4 * LENGTH / n,
                                 x0=0.0, scheme=scheme, limiter=limiter,
-                                bc_west="open", bc_east="open"))
-        x = np.asarray(sim.x)
-        bed = np.where((x > 8) & (x < 12), 0.2 - 0.05 * (x - 10) ** 2, 0.0)
-        head = q * q / (2 * g * 4.0) + 2.0
-        depth = np.empty(n)
-        for i, bi in enumerate(bed):      # the subcritical root of Bernoulli's equation
-            lo, hi = 1.0, 3.0
-            for _ in range(200):
-                mid = 0.5 * (lo + hi)
-                lo, hi = (lo, mid) if q * q / (2 * g * mid * mid) + mid + bi > head else (mid, hi)
-            depth[i] = 0.5 * (lo + hi)
-        params = sim.params.replace(b=jnp.asarray(np.tile(bed, (4, 1))))
-        h = jnp.asarray(np.tile(depth, (4, 1)))
-        state = State(h, q * jnp.ones_like(h), jnp.zeros_like(h))
+                                slope_threshold=threshold, bc_west="open", bc_east="open"))
+        bed = bump_bed(np.asarray(sim.x))
+        params = sim.params.replace(b=np.tile(bed, (4, 1)))
+        h = np.tile(subcritical_depth(bed), (4, 1))
+        state = sim._as_state((h, Q * np.ones_like(h), np.zeros_like(h)))
         for block in range(1 if quick else 3):
             state = sim.run(state, 2000, params)
             r = sim.rhs(state, params)
-            print(f"| {scheme} | {limiter if scheme == 'muscl' else ''} | {2000 * (block + 1)} "
-                  f"| {float(jnp.max(jnp.abs(r.h))):.1e} | {float(jnp.max(jnp.abs(r.hu))):.1e} |",
+            print(f"| {scheme} | {limiter if scheme == 'muscl' else ''} "
+                  f"| {threshold if scheme == 'muscl' else ''} | {2000 * (block + 1)} "
+                  f"| {float(np.max(np.abs(r.h))):.1e} | {float(np.max(np.abs(r.hu))):.1e} "
+                  f"| {relative_residual(sim, state, params):.1e} |", flush=True)
+
+
+def swashes_bumps(quick):
+    """SWASHES 3.1.1, 3.1.3, 3.1.4 (flows over a bump through inflow/outflow
+    boundaries, default scheme): from the exact state, steps until the
+    relative residual is below 1e-12 (or 60 n steps), then the L1 error of h
+    (m^2: sum |h - h_exact| dx along the channel, one row) and its order, and
+    for the jump its computed position against the exact one."""
+    from dycore.cases.swashes import numerical_jump_position, shock_position
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
+    from test_steady_states import relative_residual
+
+    ns = [50, 100] if quick else [50, 100, 200, 400]
+    print("\n| case | n | steps | relative residual | L1 of h (m^2) | order "
+          "| jump position error (cells) |")
+    print("|---|---|---|---|---|---|---|")
+    for case in ("bump_subcritical", "bump_transcritical", "bump_shock"):
+        errors = []
+        for n in ns:
+            sim = Simulation(Config(case=case, nx=n))
+            state, steps, res = sim.initial_state(), 0, 1.0
+            while steps < 60 * n and res > 1e-12:
+                state = sim.run(state, 10 * n)
+                steps += 10 * n
+                res = relative_residual(sim, state, sim.params)
+            h, exact = np.asarray(state.h)[0], np.asarray(sim.exact_state(0.0).h)[0]
+            errors.append(float(np.sum(np.abs(h - exact))) * sim.grid.dx)
+            order = "" if len(errors) < 2 else f"{math.log2(errors[-2] / errors[-1]):.2f}"
+            jump = ""
+            if case == "bump_shock":
+                p = sim.config.case_params
+                x_num = numerical_jump_position(sim.x, h, p["q"], p["h_out"], sim.config.g)
+                jump = f"{(x_num - shock_position(p['q'], p['h_out'], sim.config.g)) / sim.grid.dx:+.2f}"
+            print(f"| {case} | {n} | {steps} | {res:.1e} | {errors[-1]:.3e} | {order} | {jump} |",
                   flush=True)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, coarser grids")
-    parser.add_argument("--only", choices=("mass", "vortex", "thacker", "bump"), action="append")
+    parser.add_argument("--only", choices=("mass", "vortex", "thacker", "bump", "swashes"),
+                        action="append")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.processor() or platform.machine()}, {platform.platform()}")
     start = time.time()
-    parts = {"mass": mass_drift, "vortex": vortex, "thacker": thacker, "bump": bump_residual}
+    parts = {"mass": mass_drift, "vortex": vortex, "thacker": thacker, "bump": bump_residual,
+             "swashes": swashes_bumps}
     for name in (args.only or parts):
         parts[name](args.quick)
     print(f"\n# total wall time {time.time() - start:.0f} s")

@@ -24,6 +24,7 @@ from dycore.operators.riemann import RIEMANN_SOLVERS
 from dycore.timestepping import TIME_STEPPERS
 from parallel.decomposition import parse_procs
 from parallel.errors import DecompositionError
+from dycore.open_boundaries import OPEN_KINDS, check_open_boundary
 from parallel.ghosts import BOUNDARY_KINDS
 
 DTYPES = ("float64", "float32")
@@ -65,15 +66,29 @@ class Config:
     ly: float | None = key(None, "m", "domain length in y")
     x0: float | None = key(None, "m", "x of the domain's western edge")
     y0: float | None = key(None, "m", "y of the domain's southern edge")
-    bc_west: str | None = key(None, "", "western boundary: periodic, wall or open")
-    bc_east: str | None = key(None, "", "eastern boundary: periodic, wall or open")
-    bc_south: str | None = key(None, "", "southern boundary: periodic, wall or open")
-    bc_north: str | None = key(None, "", "northern boundary: periodic, wall or open")
+    bc_west: str | None = key(None, "", "western boundary: periodic, wall, open, inflow, "
+                              "outflow")
+    bc_east: str | None = key(None, "", "eastern boundary: periodic, wall, open, inflow, "
+                              "outflow")
+    bc_south: str | None = key(None, "", "southern boundary: periodic, wall, open, inflow, "
+                               "outflow")
+    bc_north: str | None = key(None, "", "northern boundary: periodic, wall, open, inflow, "
+                               "outflow")
+    bc_west_discharge: float | None = key(None, "m^2/s", "west inflow/outflow: discharge")
+    bc_east_discharge: float | None = key(None, "m^2/s", "east inflow/outflow: discharge")
+    bc_south_discharge: float | None = key(None, "m^2/s", "south inflow/outflow: discharge")
+    bc_north_discharge: float | None = key(None, "m^2/s", "north inflow/outflow: discharge")
+    bc_west_depth: float | None = key(None, "m", "west inflow/outflow: depth")
+    bc_east_depth: float | None = key(None, "m", "east inflow/outflow: depth")
+    bc_south_depth: float | None = key(None, "m", "south inflow/outflow: depth")
+    bc_north_depth: float | None = key(None, "m", "north inflow/outflow: depth")
     t_end: float | None = key(None, "s", "end time")
     dt: float | None = key(None, "s", "fixed time step (unset: CFL-based)")
     cfl: float = key(0.45, "", "CFL number of the CFL-based time step")
     scheme: str = key("muscl", "", "reconstruction: " + ", ".join(SCHEMES))
     limiter: str = key("mc", "", "MUSCL slope limiter: " + ", ".join(LIMITERS))
+    slope_threshold: float = key(0.01, "", "MUSCL: no limiting where both differences are "
+                                 "below this x depth (or x sqrt(g h))")
     riemann: str = key("hllc", "", "Riemann solver: " + ", ".join(RIEMANN_SOLVERS))
     time_stepper: str = key("ssp_rk3", "", "time stepper: " + ", ".join(TIME_STEPPERS))
     g: float | None = key(None, "m/s^2", "gravitational acceleration (default 9.81)")
@@ -171,7 +186,11 @@ class Config:
         _check_choice("time_stepper", self.time_stepper, tuple(TIME_STEPPERS))
         _check_choice("dtype", self.dtype, DTYPES)
         for key in ("bc_west", "bc_east", "bc_south", "bc_north"):
-            _check_choice(key, getattr(self, key), BOUNDARY_KINDS)
+            _check_choice(key, getattr(self, key), BOUNDARY_KINDS + OPEN_KINDS)
+            check_open_boundary(key, getattr(self, key), getattr(self, key + "_discharge"),
+                                getattr(self, key + "_depth"),
+                                lambda k, v: _check_float(k, v, positive=True,
+                                                          dtype=self.dtype))
         if (self.bc_west == "periodic") != (self.bc_east == "periodic"):
             raise ConfigError("config keys 'bc_west'/'bc_east': periodic must be set on both sides")
         if (self.bc_south == "periodic") != (self.bc_north == "periodic"):
@@ -182,7 +201,7 @@ class Config:
             _check_float(key, getattr(self, key), positive=True, dtype=self.dtype)
         for key in ("x0", "y0", "f0", "beta"):
             _check_float(key, getattr(self, key), dtype=self.dtype)
-        for key in ("drag_linear", "drag_quadratic"):
+        for key in ("drag_linear", "drag_quadratic", "slope_threshold"):
             _check_float(key, getattr(self, key), non_negative=True, dtype=self.dtype)
         if self.dt is not None:
             _check_float("dt", self.dt, positive=True, dtype=self.dtype)

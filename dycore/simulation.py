@@ -32,6 +32,7 @@ from dycore.forcing import (STAGE_FRACTIONS, check_closure_params, legacy_closur
 from dycore.equations.shallow_water import BED, ShallowWater
 from dycore.grid import Grid, LocalGrid, Tile
 from dycore.operators.reconstruction import make_reconstruction
+from dycore.open_boundaries import boundary_kinds
 from dycore.operators.riemann import make_riemann
 from dycore.state import Params, State
 from dycore.timestepping import make_time_stepper
@@ -79,9 +80,10 @@ class Simulation:
             raise ConfigError(f"config key 'dtype': {X64_HINT}")
         self.dtype = jnp.float64 if cfg.dtype == "float64" else jnp.float32
         self.grid = Grid(cfg.nx, cfg.ny, cfg.lx, cfg.ly, cfg.x0, cfg.y0)
-        reconstruction = make_reconstruction(cfg.scheme, cfg.limiter)
+        reconstruction = make_reconstruction(cfg.scheme, cfg.limiter, cfg.slope_threshold)
         self.halo = reconstruction.halo
-        self.boundaries = Boundaries(cfg.bc_west, cfg.bc_east, cfg.bc_south, cfg.bc_north)
+        # Named kinds, or side fills for inflow/outflow (dycore.open_boundaries).
+        self.boundaries = Boundaries(*boundary_kinds(cfg))
         try:
             self.context = make_context(self.grid, self.halo, procs=cfg.procs, comm=comm)
             self.fill = self.context.halo_filler(self.boundaries, self.halo)

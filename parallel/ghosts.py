@@ -12,7 +12,14 @@ Boundary kinds per side of the global domain (:class:`Boundaries`):
 - ``wall``: the ghosts mirror the interior across the face, the normal
   vector component negated (a free-slip reflective wall: zero normal flux;
   Toro 2001, Shock-Capturing Methods for Free-Surface Shallow Flows, 5.4);
-- ``open``: zero-gradient outflow; the ghosts copy the edge cell.
+- ``open``: zero-gradient outflow; the ghosts copy the edge cell;
+- a *side fill* (any callable, :data:`SideFill`): the caller's own condition.
+  It is called as ``fill(side, inner, kinds)`` with ``inner`` the ``halo``
+  cells of every field next to ``side`` (:func:`strip`; the y sides get rows
+  that span the padded width, as for the other kinds) and returns the ghost
+  strips, one per field, shaped like ``inner`` and ordered as they sit in the
+  padded array (outermost ghost first on the 'lo' side). All fields of one
+  fill come together, so a condition may couple them.
 
 The padded array is built as a zero frame around the interior with the ghost
 strips written in place (``dynamic_update_slice``): one pass over memory on
@@ -21,6 +28,7 @@ XLA:CPU, where nested concatenates take two.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import jax.numpy as jnp
 from jax import lax
@@ -46,6 +54,16 @@ X_COMPONENT = FieldKind("vector", 0)
 Y_COMPONENT = FieldKind("vector", 1)
 
 
+SideFill = Callable
+"""``fill(side, inner, kinds) -> ghosts``: a user-supplied boundary condition
+for one side (module docstring)."""
+
+
+def is_side_fill(kind) -> bool:
+    """True for a side fill (a callable) rather than a named boundary kind."""
+    return callable(kind)
+
+
 def wall_parity(kind) -> tuple[int, int]:
     """Signs (x, y) of a field mirrored at a wall normal to x / to y."""
     component = getattr(kind, "component", None)
@@ -56,7 +74,8 @@ def wall_parity(kind) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Boundaries:
-    """Boundary kind on each side of the global domain."""
+    """Boundary kind on each side of the global domain: a name of
+    :data:`BOUNDARY_KINDS` or a side fill (see the module docstring)."""
 
     west: str = "periodic"
     east: str = "periodic"
@@ -70,7 +89,8 @@ class Boundaries:
         return self.south if end == "lo" else self.north
 
     def periodic(self, axis: int) -> bool:
-        return self.side(axis, "lo") == "periodic"
+        kind = self.side(axis, "lo")
+        return not is_side_fill(kind) and kind == "periodic"
 
 
 def side_axis_end(side: str) -> tuple[int, str]:

@@ -11,7 +11,8 @@ component). Each side of the tile gets
   the link's orientation (vector components permuted and signed);
 - across a link to the rank itself (a periodic axis with one rank): the
   same, taken locally, with no message;
-- at a physical boundary: the boundary condition (:mod:`parallel.ghosts`).
+- at a physical boundary: the boundary condition (:mod:`parallel.ghosts`),
+  possibly a side fill supplied by the caller, called with all fields.
 
 Corners. The fill runs in two phases. Phase 1 fills the x sides (west,
 east) on the interior rows; phase 2 fills the y sides over the full padded
@@ -40,8 +41,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from parallel.ghosts import (SIDES, edge_rows, frame, physical_ghosts, place, side_axis_end,
-                             strip, wall_parity, x_padded_edges, y_extended_columns)
+from parallel.ghosts import (SIDES, edge_rows, frame, is_side_fill, physical_ghosts, place,
+                             side_axis_end, strip, wall_parity, x_padded_edges,
+                             y_extended_columns)
 from parallel.topology import exchange_rounds, is_axis_aligned
 
 X_SIDES = ("west", "east")
@@ -146,6 +148,10 @@ class _TileFill:
 
     def _ghosts(self, phase, side, received):
         link = self.plan.links[side]
+        if link is None and is_side_fill(self.plan.boundary[side]):
+            source = self.fields if phase == 0 else self.edges
+            inner = [strip(q, self.H, side) for q in source]
+            return list(self.plan.boundary[side](side, inner, self.kinds))
         if link is None:
             index = 0 if side in X_SIDES else 1
             return [self._physical(phase, k, side, self.plan.boundary[side],
@@ -218,9 +224,11 @@ def make_halo_filler(topology, rank: int, halo: int, transport=None):
             tile.incoming(phase, received)
         return tile.padded()
 
-    # One field at a time where no link needs messages or turns axes.
+    # One field at a time where no link needs messages or turns axes, and no
+    # side fill (which may couple the fields) is called.
     separable = not any(plan.phases[p][1] for p in (0, 1)) and all(
-        link is None or link.orientation.is_identity for link in plan.links.values())
+        link is None or link.orientation.is_identity for link in plan.links.values()) and not any(
+        is_side_fill(kind) for kind in plan.boundary.values())
 
     def fill(fields, kinds):
         fields, dtypes = _common_dtype(fields)

@@ -4,17 +4,19 @@ Each case sets up the global initial state (and bottom b) on the cell
 centres of a tile and, where one exists, the exact solution at time t
 (:mod:`dycore.cases.base`). The plane cases are in :mod:`dycore.cases.plane`,
 the verification cases of docs/verification.md (Thacker's paraboloid, the
-Gaussian vortex) in :mod:`dycore.cases.verification`; this module is the
+Gaussian vortex) in :mod:`dycore.cases.verification`, the SWASHES flows over a
+bump (inflow/outflow) in :mod:`dycore.cases.swashes`; this module is the
 registry.
 """
 from __future__ import annotations
 
 from dycore.cases.base import Case, stoker_middle_state
 from dycore.cases.plane import PLANE_CASES
+from dycore.cases.swashes import SWASHES_CASES
 from dycore.cases.verification import VERIFICATION_CASES
 from dycore.errors import ConfigError
 
-CASES: dict[str, Case] = {**PLANE_CASES, **VERIFICATION_CASES}
+CASES: dict[str, Case] = {**PLANE_CASES, **VERIFICATION_CASES, **SWASHES_CASES}
 
 
 def get_case(name: str) -> Case:

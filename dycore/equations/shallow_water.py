@@ -177,7 +177,14 @@ class ShallowWater:
         fields = (h, eta, un, ut)
         centres = [centre_values(q, rec, n, axis) for q in fields]
         if hasattr(rec, "half_slope"):
-            slopes = [jnp.where(smooth, rec.half_slope(q, n, axis), 0.0) for q in fields]
+            # Threshold scales (Muscl.slope_threshold): the depth for h and
+            # eta, the gravity-wave speed sqrt(g h) for the velocities; they
+            # only select, so no gradient flows through them.
+            depth = lax.stop_gradient(jnp.maximum(centres[0], 0.0))
+            speed = jnp.sqrt(lax.stop_gradient(g) * depth)
+            scales = (depth, depth, speed, speed)
+            slopes = [jnp.where(smooth, rec.half_slope(q, n, axis, s), 0.0)
+                      for q, s in zip(fields, scales)]
             if one is not None:
                 stacked = store(jnp.stack(slopes))
                 slopes = [stacked[k] for k in range(len(fields))]

@@ -10,6 +10,9 @@ References
 - van Leer (1979), J. Comput. Phys. 32, 101-136: MUSCL, MC limiter.
 - Roe (1986), Annu. Rev. Fluid Mech. 18: minmod.
 - van Leer (1974), J. Comput. Phys. 14, 361-370: the van Leer limiter.
+- Venkatakrishnan (1995), J. Comput. Phys. 118, 120-130: slopes left
+  unlimited where the data vary by less than a threshold, so that steady
+  states converge.
 - Jiang & Shu (1996), J. Comput. Phys. 126, 202-228: WENO5 stencils and
   smoothness indicators.
 - Borges, Carmona, Costa & Don (2008), J. Comput. Phys. 227, 3191-3211:
@@ -61,22 +64,42 @@ LIMITERS: dict[str, Callable] = {
 }
 
 
+SLOPE_THRESHOLD = 0.01
+"""Default ``slope_threshold`` of :class:`Muscl` (dimensionless)."""
+
+
 @dataclass(frozen=True)
 class Muscl:
-    """Piecewise-linear MUSCL reconstruction with a slope limiter (2nd order)."""
+    """Piecewise-linear MUSCL reconstruction with a slope limiter (2nd order).
+
+    slope_threshold: where both one-sided differences of a cell are smaller
+    in magnitude than ``slope_threshold`` times the cell's ``scale`` (passed
+    to :meth:`half_slope`, e.g. the depth for h and eta, the gravity-wave
+    speed for velocities), the slope is the unlimited central one, (a + b)/2
+    (Venkatakrishnan 1995). The limiters' switches (to 0 at an extremum, to
+    their steep 2a/2b branches) acting on such small variations keep a
+    near-steady flow in a limit cycle (docs/numerics.md, steady states).
+    0 (or no ``scale``): always limited.
+    """
 
     limiter: str = "mc"
     halo: int = 2
     stencil_radius: int = 1
+    slope_threshold: float = SLOPE_THRESHOLD
 
-    def half_slope(self, q, n: int, axis: int):
+    def half_slope(self, q, n: int, axis: int, scale=None):
         """Half the limited slope times the cell width, for the n + 2 cells:
-        the faces are centre -/+ this (units of q)."""
+        the faces are centre -/+ this (units of q). ``scale``: the n + 2
+        cells' scale of q for ``slope_threshold`` (units of q), or None."""
         limit = LIMITERS[self.limiter]
         centre = _shifted(q, self.halo, n, 0, axis)
         d_lo = centre - _shifted(q, self.halo, n, -1, axis)
         d_hi = _shifted(q, self.halo, n, 1, axis) - centre
-        return 0.5 * limit(d_lo, d_hi)
+        slope = limit(d_lo, d_hi)
+        if scale is not None and self.slope_threshold > 0:
+            small = jnp.maximum(jnp.abs(d_lo), jnp.abs(d_hi)) < self.slope_threshold * scale
+            slope = jnp.where(small, 0.5 * (d_lo + d_hi), slope)
+        return 0.5 * slope
 
     def __call__(self, q, n: int, axis: int):
         centre = _shifted(q, self.halo, n, 0, axis)
@@ -140,12 +163,14 @@ def centre_values(q, reconstruction, n: int, axis: int):
 SCHEMES = ("muscl", "weno5z")
 
 
-def make_reconstruction(scheme: str, limiter: str = "mc"):
-    """The reconstruction named ``scheme`` ('muscl' with ``limiter``, or 'weno5z')."""
+def make_reconstruction(scheme: str, limiter: str = "mc",
+                        slope_threshold: float = SLOPE_THRESHOLD):
+    """The reconstruction named ``scheme`` ('muscl' with ``limiter`` and
+    ``slope_threshold``, or 'weno5z')."""
     if scheme == "muscl":
         if limiter not in LIMITERS:
             raise ValueError(f"unknown limiter {limiter!r}; valid: {', '.join(LIMITERS)}")
-        return Muscl(limiter=limiter)
+        return Muscl(limiter=limiter, slope_threshold=float(slope_threshold))
     if scheme == "weno5z":
         return Weno5Z()
     raise ValueError(f"unknown scheme {scheme!r}; valid: {', '.join(SCHEMES)}")
