@@ -83,6 +83,7 @@ def check_ranks(comm) -> list[str]:
         _, grad1 = make_loss(serial)
         g1 = np.asarray(grad1(serial.initial_state().h))
         rel = np.max(np.abs(g_all - g1)) / np.max(np.abs(g1))
+        print(f"gradient N ranks vs 1 rank: {rel:.2e} relative", flush=True)
         if not rel < 1e-12:
             failures.append(f"N-rank gradient differs from one rank by {rel:.2e} relative")
     # Dot-product test: the JVP of the loss against <grad, v>.
@@ -94,6 +95,10 @@ def check_ranks(comm) -> list[str]:
     base = float(loss(h0))
     r1 = [abs(float(loss(h0 + e * v)) - base - e * gv) for e in (1.0, 0.5, 0.25)]
     rates = [math.log2(r1[k] / r1[k + 1]) for k in range(2)]
+    if comm.Get_rank() == 0:
+        print(f"dot-product test {abs(jv - gv) / abs(jv):.2e}; Taylor rates "
+              f"{rates[0]:.3f} {rates[1]:.3f}; mass {masses[0]!r}, tracer drift "
+              f"{(masses[1] - masses[2]) / masses[2]:.2e}", flush=True)
     if not min(rates) >= 1.95:
         failures.append(f"Taylor rates {rates}")
     return comm.bcast(failures, root=0)
