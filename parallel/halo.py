@@ -200,6 +200,15 @@ def _common_dtype(fields):
     return [q.astype(common) for q in fields], dtypes
 
 
+def _strip_shape(box, side: str, halo: int, phase: int) -> tuple[int, int]:
+    """(rows, columns) of the strip a tile sends across ``side`` in ``phase``
+    (phase 1 strips are extended by the phase-1 ghosts at both ends)."""
+    extra = 2 * halo if phase == 1 else 0
+    if side in X_SIDES:
+        return (box.ny + extra, halo)
+    return (halo, box.nx + extra)
+
+
 def make_halo_filler(topology, rank: int, halo: int, transport=None):
     """``fill(fields, kinds)`` for ``rank`` of ``topology`` (see the module docstring).
 
@@ -214,12 +223,18 @@ def make_halo_filler(topology, rank: int, halo: int, transport=None):
 
     def run(fields, kinds, local):
         tile = _TileFill(plan, rank, H, fields, kinds, local)
+        lead = fields[0].shape[:-2]
         for phase in (0, 1):
             sends = tile.outgoing(phase)
             received = {}
             for round_, side in plan.phases[phase][1]:
-                got = transport(jnp.stack(sends[side]), plan.links[side].rank,
-                                PHASE_TAGS[phase] + round_)
+                link = plan.links[side]
+                got = transport(jnp.stack(sends[side]), link.rank, PHASE_TAGS[phase] + round_)
+                # The message holds the partner's strips in *its* layout (an x
+                # side glued to a y side has them transposed; as many cells).
+                shape = _strip_shape(topology.box(link.rank), link.orientation.glued_side(side),
+                                     H, phase)
+                got = got.reshape((len(fields),) + lead + shape)
                 received[side] = [got[k] for k in range(got.shape[0])]
             tile.incoming(phase, received)
         return tile.padded()

@@ -60,6 +60,12 @@ FIELDS = (
 )
 """Prognostic fields; all scalars for the halo exchange."""
 
+TRACER = Field("hq", "m", "depth times passive tracer mixing ratio (q dimensionless)")
+"""The optional passive tracer, declared after FIELDS when a model carries it:
+d(hq)/dt + div(hq V) = 0, its flux the mass flux times the upwind face value
+of q = hq/h, so a uniform q stays uniform and the tracer mass is conserved
+to round-off (the flux is the same on both sides of every edge)."""
+
 PARAMETERS = (
     Parameter("g", "m s-2", "gravitational acceleration", config_key="g"),
     Parameter("f", "s-1", "Coriolis parameter 2 Omega (r . axis)", per_cell=True),
@@ -70,12 +76,14 @@ PARAMETERS = (
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class SphereState:
-    """h (m) and the Cartesian momentum components (m^2/s) on a tile's cells."""
+    """h (m) and the Cartesian momentum components (m^2/s) on a tile's cells;
+    ``hq`` (m) the passive tracer's depth times mixing ratio, or None."""
 
     h: jax.Array
     mx: jax.Array
     my: jax.Array
     mz: jax.Array
+    hq: Any = None
 
     def replace(self, **changes) -> "SphereState":
         return dataclasses.replace(self, **changes)
@@ -96,6 +104,7 @@ class SphereParams:
 
 
 INVARIANTS = (Invariant("mass", "m3", lambda state, params: state.h),)
+TRACER_INVARIANTS = (Invariant("tracer_mass", "m3", lambda state, params: state.hq),)
 
 
 def _cross(a, b):
@@ -118,6 +127,24 @@ def _edges(a, lo: bool, axis):
     return lax.slice_in_dim(a, 0, n - 1, axis=axis) if lo else lax.slice_in_dim(a, 1, n, axis=axis)
 
 
+def reconstruct(qs, geo, key, n, axis, halo, limiter):
+    """Cell values and (minus, plus) face values of the cells -1..n along
+    ``axis`` for each padded field of ``qs``: MUSCL with ``limiter``, and
+    next to a panel edge the one-sided value c + (c - c_inner)/2 on the
+    edge's side (the limited slope on the other)."""
+    centre = [_cells(q, halo, n, 0, axis) for q in qs]
+    lo = [c - _cells(q, halo, n, -1, axis) for q, c in zip(qs, centre)]
+    hi = [_cells(q, halo, n, 1, axis) - c for q, c in zip(qs, centre)]
+    below, above = geo[f"onesided_lo_{key}"], geo[f"onesided_hi_{key}"]
+    faces = []
+    for c, d_lo, d_hi in zip(centre, lo, hi):
+        half = 0.5 * limiter(d_lo, d_hi)
+        minus = jnp.where(below, c - 0.5 * d_hi, jnp.where(above, c - 0.5 * d_lo, c - half))
+        plus = jnp.where(above, c + 0.5 * d_lo, jnp.where(below, c + 0.5 * d_hi, c + half))
+        faces.append((minus, plus))
+    return centre, faces
+
+
 def _interior(a, axis):
     n = a.shape[axis]
     return lax.slice_in_dim(a, 1, n - 1, axis=axis)
@@ -133,11 +160,18 @@ class SphereShallowWater:
     riemann: Callable
     halo: int = 2
     dry_tolerance: float = 1e-10
+    tracer: bool = False
 
     name = "sphere_shallow_water"
-    fields = FIELDS
     parameters = PARAMETERS
-    invariants = INVARIANTS
+
+    @property
+    def fields(self):
+        return FIELDS + ((TRACER,) if self.tracer else ())
+
+    @property
+    def invariants(self):
+        return INVARIANTS + (TRACER_INVARIANTS if self.tracer else ())
     state_type = SphereState
     params_type = SphereParams
     violation_name = "negative depth"
@@ -153,28 +187,17 @@ class SphereShallowWater:
         c = jnp.sqrt(jnp.maximum(params.g * state.h, 0.0))
         return jnp.max(jnp.where(wet, speed, 0.0) * geometry["rate"] + c * geometry["rate"])
 
-    def _sweep(self, h, eta, vel, geo, key, n, axis, g):
+    def _sweep(self, h, eta, vel, geo, key, n, axis, g, q=None):
         """Mass and momentum (3-vector) divergence times area, and the bed and
-        pressure source times area, from the edges crossed along ``axis``."""
-        H = self.halo
-        qs = [h, eta, *vel]
-        centre = [_cells(q, H, n, 0, axis) for q in qs]
-        lo = [c - _cells(q, H, n, -1, axis) for q, c in zip(qs, centre)]
-        hi = [_cells(q, H, n, 1, axis) - c for q, c in zip(qs, centre)]
-        below, above = geo[f"onesided_lo_{key}"], geo[f"onesided_hi_{key}"]
-        faces = []
-        for c, d_lo, d_hi in zip(centre, lo, hi):
-            half = 0.5 * self.limiter(d_lo, d_hi)
-            # Next to a panel edge: the one-sided value c + (c - c_inner)/2 on
-            # the edge's side; the limited slope on the other.
-            minus = jnp.where(below, c - 0.5 * d_hi, jnp.where(above, c - 0.5 * d_lo, c - half))
-            plus = jnp.where(above, c + 0.5 * d_lo, jnp.where(below, c + 0.5 * d_hi, c + half))
-            faces.append((minus, plus))
+        pressure source times area, from the edges crossed along ``axis``;
+        with a tracer mixing ratio ``q``, also the tracer divergence (else None)."""
+        qs = [h, eta, *vel] + ([] if q is None else [q])
+        centre, faces = reconstruct(qs, geo, key, n, axis, self.halo, self.limiter)
         (h_m, h_p), (eta_m, eta_p) = faces[0], faces[1]
         h_m, h_p = jnp.maximum(h_m, 0.0), jnp.maximum(h_p, 0.0)
         b_m, b_p = eta_m - h_m, eta_p - h_p
-        v_m = [f[0] for f in faces[2:]]
-        v_p = [f[1] for f in faces[2:]]
+        v_m = [f[0] for f in faces[2:5]]
+        v_p = [f[1] for f in faces[2:5]]
 
         flip = geo[f"flip_{key}"]
         nrm = [geo[f"n{c}_{key}"] for c in "xyz"]
@@ -216,23 +239,33 @@ class SphereShallowWater:
         w_right = 0.5 * g * ((hp + hc) * (bp - bc) - hc * hc)
         w_left = 0.5 * g * ((hm + hc) * (bm - bc) - hc * hc)
         source = [-(w_right * r - w_left * lft) for r, lft in zip(right_n, left_n)]
-        return d_mass, d_mom, source
+        d_tracer = None
+        if q is not None:
+            # Tracer flux: the mass flux times the upwind face value of q
+            # (canonical orientation, so both sides agree bit for bit).
+            qL, qR = canonical(_edges(faces[5][1], True, axis), _edges(faces[5][0], False, axis))
+            tracer = sign * f_mass * jnp.where(f_mass > 0, qL, qR) * length
+            d_tracer = _edges(tracer, False, axis) - _edges(tracer, True, axis)
+        return d_mass, d_mom, source, d_tracer
 
     def tendency(self, padded, state, params, geometry):
-        """d(state)/dt on the tile from halo-filled (h, mx, my, mz, b)."""
-        h, mx, my, mz, b = padded
+        """d(state)/dt on the tile from halo-filled (h, mx, my, mz, b[, hq])."""
+        h, mx, my, mz, b = padded[:5]
         H = self.halo
         ny, nx = state.h.shape
         wet = h > self.dry_tolerance
         safe_h = jnp.where(wet, h, 1.0)
         vel = [jnp.where(wet, m / safe_h, 0.0) for m in (mx, my, mz)]
+        q = None if len(padded) < 6 else jnp.where(wet, padded[5] / safe_h, 0.0)
         eta = h + b
         g = params.g
         rows, cols = slice(H, H + ny), slice(H, H + nx)
-        dm_x, dmom_x, src_x = self._sweep(h[rows, :], eta[rows, :], [v[rows, :] for v in vel],
-                                          geometry, "i", nx, -1, g)
-        dm_y, dmom_y, src_y = self._sweep(h[:, cols], eta[:, cols], [v[:, cols] for v in vel],
-                                          geometry, "j", ny, -2, g)
+        dm_x, dmom_x, src_x, dq_x = self._sweep(
+            h[rows, :], eta[rows, :], [v[rows, :] for v in vel], geometry, "i", nx, -1, g,
+            None if q is None else q[rows, :])
+        dm_y, dmom_y, src_y, dq_y = self._sweep(
+            h[:, cols], eta[:, cols], [v[:, cols] for v in vel], geometry, "j", ny, -2, g,
+            None if q is None else q[:, cols])
         area = geometry["area"]
         dh = -(dm_x + dm_y) / area
         dmom = [(-(a + c) + s + t) / area for a, c, s, t in zip(dmom_x, dmom_y, src_x, src_y)]
@@ -241,4 +274,5 @@ class SphereShallowWater:
         dmom = [d - params.f * c for d, c in zip(dmom, coriolis)]
         radial = _dot(dmom, r)
         dmom = [d - radial * rc for d, rc in zip(dmom, r)]
-        return SphereState(dh, *dmom)
+        dhq = None if q is None else -(dq_x + dq_y) / area
+        return SphereState(dh, *dmom, hq=dhq)

@@ -152,7 +152,7 @@ class CubedSphereGrid:
         return len_i, normal_i, len_j, normal_j
 
 
-def canonical_edges(grid: CubedSphereGrid):
+def canonical_edges(grid: CubedSphereGrid, extra=None):
     """Per edge, the geometry both of its cells use, so that the two sides
     of every edge compute the identical flux (mass is then conserved to
     round-off, also across panel edges and ranks).
@@ -190,6 +190,9 @@ def canonical_edges(grid: CubedSphereGrid):
                  "flip": np.zeros(len_i.shape, bool)},
            "j": {"length": len_j, "normal": nrm_j, "tangent": tan_j,
                  "flip": np.zeros(len_j.shape, bool)}}
+    for name, (along_i, along_j) in (extra or {}).items():
+        out["i"][name] = np.array(along_i, dtype=np.float64)
+        out["j"][name] = np.array(along_j, dtype=np.float64)
 
     def entry(face, side, t):
         """(axis key, index) of the edge on ``side`` of ``face`` at position t."""
@@ -222,6 +225,9 @@ def canonical_edges(grid: CubedSphereGrid):
                 normal = outward * src["normal"][oidx]
                 tangent = outward * src["tangent"][oidx]
                 src["normal"][oidx], src["tangent"][oidx] = normal, tangent
+                for name in extra or {}:
+                    src[name][oidx] = outward * src[name][oidx]
+                    dst[name][midx] = src[name][oidx]
                 src["flip"][oidx] = outward < 0  # left cell at the higher index
                 mine = 1.0 if side in ("east", "north") else -1.0  # our outward sign
                 dst["normal"][midx], dst["tangent"][midx] = normal, tangent
