@@ -437,6 +437,9 @@ def test_gradient_through_run_matches_one_rank(case, scheme, dt, procs):
         scalars = {k: float(getattr(g_params, k)) for k in ("g", "f0")}
         return {**fields, **scalars}
 
+    def scalars_of(grads):
+        return [k for k in grads if np.ndim(grads[k]) == 0]
+
     got = gradients(Simulation(config(case, scheme, dt, procs), comm=world))
     ok, msg = True, ""
     if world.rank == 0:
@@ -448,7 +451,15 @@ def test_gradient_through_run_matches_one_rank(case, scheme, dt, procs):
             error = np.max(np.abs(np.asarray(got[k]) - ref[k])) / scale
             noise = np.max(np.abs(np.asarray(nudged[k]) - ref[k])) / scale
             report[k] = (float(error), float(noise))
-            ok = ok and error <= 20 * noise + 1e-13  # measured: error <= 4x noise
+            # A replicated scalar's gradient is a global sum over cells and
+            # steps, added in another order on N ranks (partial sums, then the
+            # allreduce); its relative round-off is eps times the sum's
+            # cancellation, which the one-ulp nudge does not probe. Measured
+            # for the IGW with MUSCL and the default slope threshold (smooth,
+            # so the nudge barely moves it): g 6.8e-11 vs nudge 2.0e-12 on 2
+            # ranks. A wrong gradient (a rank's share lost) is O(1).
+            floor = 1e-9 if k in scalars_of(ref) else 1e-13
+            ok = ok and error <= 20 * noise + floor  # measured: fields <= 4x noise
         msg = f"relative gradient (error, one-ulp sensitivity): {report}"
     agree(world, ok, msg)
 
