@@ -31,6 +31,7 @@ from parallel.cube import CubeTopology
 from parallel.errors import DecompositionError
 from parallel.ghosts import SCALAR
 from parallel.halo import make_halo_filler, make_multi_tile_filler
+from parallel.root_collectives import RootCollectives
 
 ROOT = 0
 
@@ -135,7 +136,7 @@ class SerialCubeContext(_Base):
         pass
 
 
-class MPICubeContext(_Base):
+class MPICubeContext(_Base, RootCollectives):
     """One tile of a face per rank of ``comm`` (6 P^2 ranks)."""
 
     def __init__(self, n: int, halo: int, comm):
@@ -199,17 +200,6 @@ class MPICubeContext(_Base):
             b = self.topology.box(r)
             out[b.face][..., b.y_slice, b.x_slice] = part
         return out
-
-    def reproducible_sum(self, local) -> float:
-        full = self.gather(np.asarray(local, dtype=np.float64))
-        total = math.fsum(full.ravel().tolist()) if self.is_root else None
-        return self.comm.bcast(total, root=ROOT)
-
-    def bcast(self, obj):
-        return self.comm.bcast(obj, root=ROOT)
-
-    def barrier(self):
-        self.comm.Barrier()
 
 
 def make_cube_context(n: int, halo: int, comm=None):

@@ -32,7 +32,6 @@ checkpointed reverse-mode runs need.
 """
 from __future__ import annotations
 
-import math
 
 import jax.numpy as jnp
 import numpy as np
@@ -43,6 +42,7 @@ from parallel.compat import allow_mpi_in_checkpoint, transposed_allreduce_sum
 from parallel.decomposition import Decomposition
 from parallel.halo import make_halo_filler
 from parallel.messages import exchange
+from parallel.root_collectives import RootCollectives
 from parallel.topology import CartesianTopology
 
 ROOT = 0
@@ -50,7 +50,7 @@ ROOT = 0
 allow_mpi_in_checkpoint()
 
 
-class MPIContext:
+class MPIContext(RootCollectives):
     """Context for this rank of ``comm`` (see :mod:`parallel`).
 
     grid:  the global grid, anything with ``nx`` and ``ny`` (cells)
@@ -162,22 +162,6 @@ class MPIContext:
             self.comm.Scatterv(None, local, root=ROOT)
         return local
 
-    def reproducible_sum(self, local) -> float:
-        """Exactly rounded sum over all ranks (gather + math.fsum), same for any N."""
-        full = self.gather(np.asarray(local, dtype=np.float64))
-        total = math.fsum(full.ravel().tolist()) if self.is_root else None
-        return self.comm.bcast(total, root=ROOT)
-
-    def bcast(self, obj):
-        """``obj`` from the root rank, on every rank."""
-        return self.comm.bcast(obj, root=ROOT)
-
-    def allgather(self, obj) -> list:
-        """Every rank's ``obj``, in rank order, on every rank (small objects)."""
-        return self.comm.allgather(obj)
-
-    def barrier(self):
-        self.comm.Barrier()
 
     def __repr__(self) -> str:
         return (f"MPIContext(rank {self.rank} of {self.size}, procs {self.procs[0]}x"
