@@ -55,6 +55,40 @@ def configure(*, x64: bool = True, reproducible: bool = True) -> list[str]:
     return changed
 
 
+def compile_cache_dir() -> str:
+    """Where the test suite, the benchmarks and the examples keep JAX's
+    persistent compilation cache: ``$DYCORE_JAX_CACHE`` if set, else
+    ``$XDG_CACHE_HOME/dycore/jax`` (``~/.cache/dycore/jax``). Outside the
+    checkout, so a fresh clone on the same machine reuses what earlier runs
+    compiled (compiling is most of the test suite's time). Entries are keyed
+    by the program and JAX version, so a stale entry is never used."""
+    explicit = os.environ.get("DYCORE_JAX_CACHE")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dycore", "jax")
+
+
+def enable_compile_cache(path: str | None = None, *, min_compile_s: float = 0.5) -> str | None:
+    """Turn on JAX's persistent compilation cache at ``path`` (default
+    :func:`compile_cache_dir`) for this process and, through the
+    environment, for the processes it starts; programs that compile in
+    under ``min_compile_s`` seconds are not stored. The cache is not
+    size-limited (JAX's limit needs the ``filelock`` package); delete the
+    folder to reclaim the space. Returns the path, or None if it cannot be
+    created (the run goes on without a cache)."""
+    path = path or compile_cache_dir()
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return None
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = str(min_compile_s)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_s)
+    return path
+
+
 def x64_enabled() -> bool:
     """Whether JAX's 64-bit mode is on (float64 arrays possible)."""
     return bool(jax.config.jax_enable_x64)

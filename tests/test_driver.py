@@ -32,8 +32,7 @@ TIMES = [0.0, 1 * 0.05, 2 * 0.05, 3 * 0.05, 0.2]  # k * interval, as the driver 
 def env(tmp_path_factory):
     out = {k: v for k, v in os.environ.items()
            if not k.startswith(("OMPI_", "PMI_", "PMIX_", "SLURM_"))}
-    out.update(JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", PYTHONUNBUFFERED="1")
+    out.update(PYTHONUNBUFFERED="1")  # the compile cache comes from conftest's environment
     return out
 
 

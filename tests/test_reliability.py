@@ -33,7 +33,7 @@ from dycore.run import main, schedule
 
 FIELDS = ("h", "hu", "hv")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CACHE = os.environ.get("DYCORE_TEST_JAX_CACHE", str(ROOT / ".venv" / "jax-cache"))
+CACHE = dycore.runtime.compile_cache_dir()
 MPIRUN = shutil.which("mpirun")
 needs_mpirun = pytest.mark.skipif(MPIRUN is None, reason="mpirun not found")
 

@@ -109,9 +109,7 @@ def main() -> int:
     import dycore
 
     dycore.runtime.configure()
-    import jax
-    jax.config.update("jax_compilation_cache_dir", str(ROOT / ".venv" / "jax-cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    dycore.runtime.enable_compile_cache()
     from mpi4py import MPI
 
     failures = check_ranks(MPI.COMM_WORLD)
