@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", metavar="CONFIG.toml",
                    help="TOML file with config keys (flags override it)")
     p.add_argument("--case", help=f"test case: {', '.join(CASES)}")
-    p.add_argument("--nx", type=int, help="cells in x")
+    p.add_argument("--nx", type=int, help="cells in x (on the cubed sphere: cells along each "
+                   "face edge, C NX)")
     p.add_argument("--ny", type=int, help="cells in y")
     p.add_argument("--t-end", type=float, metavar="SECONDS", help="end time (s)")
     p.add_argument("--dt", type=float, metavar="SECONDS", help="fixed time step (s)")

@@ -49,7 +49,8 @@ import numpy as np
 
 from dycore.io.attributes import write_attrs
 from dycore.io.collective import OutputError, allgather, collectively
-from dycore.io.layout import coordinates, describe, local_values, tile_dir, tile_tuple, virtual
+from dycore.io.layout import (coordinates, describe, field_attrs, file_dims, file_shape,
+                              local_values, tile_dir, tile_tuple, virtual)
 from dycore.io.safe_files import (FileLock, check_room, discard_tmp, is_regular, make_folders,
                                   new_h5, own_folder, publish, remove_folders, remove_stale)
 
@@ -137,7 +138,9 @@ class OutputWriter:
         self._tile_path = None
         self._tile_name = f"rank{ctx.rank:05d}.h5"
         self._grid, self._tiles = grid, None
-        shape = (grid.ny, grid.nx)
+        shape = file_shape(grid)
+        dims, extra = file_dims(grid), field_attrs(grid)
+        self._dims, self._extra = dims, extra
         tiles = allgather(ctx, tile_tuple(tile))
         self._tiles = tiles
 
@@ -185,9 +188,9 @@ class OutputWriter:
                 # another rank has open for writing.
                 self._map_tiles(f, self.tiles)
             for field in self.fields:
-                describe(f, field, ("time", "y", "x"))
+                describe(f, field, ("time", *dims), extra)
             for field, _ in self.static.values():
-                describe(f, field, ("y", "x"))
+                describe(f, field, dims, extra)
             f.flush()
 
         self._folders = []
@@ -204,7 +207,7 @@ class OutputWriter:
                                             locking=False)
                 self._tile = f
                 f.attrs.update({"j0": tile.j0, "i0": tile.i0, "rank": ctx.rank})
-                self._create_fields(f, (tile.ny, tile.nx))
+                self._create_fields(f, tuple(tile_tuple(tile)[len(shape):]))
                 f.flush()
 
             collectively(ctx, create_tile, what=f"cannot create output tile of {self.path!r}")
@@ -248,7 +251,7 @@ class OutputWriter:
 
     def _map_tiles(self, f, folder: str) -> None:
         """The virtual datasets of ``f`` mapping the tile files in ``folder``."""
-        shape = (self._grid.ny, self._grid.nx)
+        shape = file_shape(self._grid)
         base = os.path.basename(folder)
         sources = [f"{base}/rank{r:05d}.h5" for r in range(self.context.size)]
         for field in self.fields:
@@ -267,9 +270,9 @@ class OutputWriter:
             del f[name]
         self._map_tiles(f, folder)
         for field in self.fields:
-            describe(f, field, ("time", "y", "x"))
+            describe(f, field, ("time", *self._dims), self._extra)
         for field, _ in self.static.values():
-            describe(f, field, ("y", "x"))
+            describe(f, field, self._dims, self._extra)
 
     def _create_fields(self, f, shape) -> None:
         for field in self.fields:
