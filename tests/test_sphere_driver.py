@@ -192,3 +192,29 @@ def test_six_ranks_equal_one_process_and_restart(tmp_path):
             np.testing.assert_array_equal(m[name][()], s[name][()])
             np.testing.assert_array_equal(b[name][-1], s[name][-1])
         assert m.attrs["ranks"] == 6
+
+
+def test_python_front_ends_refuse_the_other_geometry():
+    import dycore
+    from dycore.config import Config, ConfigError
+    from dycore.sphere import SphereSimulation
+
+    with pytest.raises(ConfigError, match="SphereSimulation"):
+        dycore.Simulation(Config(case="galewsky", nx=4))
+    with pytest.raises(ConfigError, match="a case of the plane"):
+        SphereSimulation(Config(case="dam_break"))
+
+
+def test_blow_up_names_face_and_lon_lat():
+    """The worst cell of a blow-up report, given as (i, faces stacked in j)."""
+    from dycore.config import Config
+    from dycore.sphere import SphereSimulation
+
+    sim = SphereSimulation(Config(case="williamson2", nx=4))
+    text = sim.describe_cell(1, 2 * 4 + 1)            # face 2 (c = -x, e1 = -y, e2 = +z)
+    t = math.tan(math.pi / 16)                         # alpha = beta = -pi/16 at i = j = 1
+    p = np.array([-1.0, t, -t])                        # c + tan(alpha) e1 + tan(beta) e2
+    lon = math.degrees(math.atan2(p[1], p[0]))
+    lat = math.degrees(math.asin(p[2] / np.linalg.norm(p)))
+    assert "(face, j, i) = (2, 1, 1) of C4" in text
+    assert f"lon = {lon:.4g} deg" in text and f"lat = {lat:.4g} deg" in text
