@@ -152,7 +152,7 @@ def test_list_cases_shows_the_sphere():
                  "sphere_lake_at_rest"):
         assert f"\n{name}: cubed sphere" in text
     galewsky = text.split("\ngalewsky:")[1].split("\nsphere_lake_at_rest:")[0]
-    assert "perturbed = True" in galewsky and "nx = 96" in galewsky
+    assert "perturbed = true" in galewsky and "nx = 96" in galewsky
     assert f"t_end = {6 * DAY:g} s" in galewsky
 
 
@@ -218,3 +218,11 @@ def test_blow_up_names_face_and_lon_lat():
     lat = math.degrees(math.asin(p[2] / np.linalg.norm(p)))
     assert "(face, j, i) = (2, 1, 1) of C4" in text
     assert f"lon = {lon:.4g} deg" in text and f"lat = {lat:.4g} deg" in text
+
+
+def test_plot_refuses_sphere_output_with_one_line(runs):
+    from dycore.plot import PlotError, view_of
+
+    with h5py.File(runs / "a.h5", "r") as f, pytest.raises(PlotError) as err:
+        view_of(f)
+    assert "interpolate_latlon" in str(err.value) and "\n" not in str(err.value)

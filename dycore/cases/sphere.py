@@ -81,10 +81,8 @@ class SphereCase(Case):
                               f"got {_show(p['perturbed'])}")
 
     def config_defaults(self, p):
-        out = {"nx": self.nx_default, "t_end": self.days * DAY, "g": GRAVITY}
-        if self.days >= 2:
-            out["output_interval"] = DAY
-        return out
+        # output_interval: t_end / 10, as for the plane's cases
+        return {"nx": self.nx_default, "t_end": self.days * DAY, "g": GRAVITY}
 
     def model_options(self, p) -> dict:
         """Keyword arguments of SphereModel from the case parameters."""

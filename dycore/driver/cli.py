@@ -37,6 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(value) -> str:
+    if isinstance(value, bool):  # as TOML and --set write it
+        return "true" if value else "false"
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 

@@ -5,7 +5,10 @@ One rank writes one plain file. N ranks cannot share one file here: this
 h5py has no MPI driver. So each rank writes its tile to a file in
 ``PATH.tiles/`` and rank 0 writes ``PATH`` holding the coordinates, the
 attributes and the fields as HDF5 virtual datasets (VDS) that map the tiles
-into the global (y, x) or (time, y, x) arrays. No field goes through rank 0.
+into the global (y, x) or (time, y, x) arrays (on the cubed sphere
+(face, y, x) and (time, face, y, x): a grid may declare ``file_shape``,
+``file_dims``, ``field_attrs`` and ``write_coordinates``, a tile its
+``file_box``; see :mod:`dycore.sphere.files`). No field goes through rank 0.
 The source paths are relative to ``PATH``'s folder, so ``PATH`` and
 ``PATH.tiles/`` move together (copy both; ``consolidate`` makes a
 self-contained plain file). Readers need HDF5 >= 1.10 (VDS).

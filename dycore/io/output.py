@@ -14,7 +14,9 @@ opens it with dimensions (time, y, x)):
                            :mod:`dycore.io.attributes`; the version) and ranks
 
 Each field dataset carries its declaration's long_name, units and, where
-there is one, CF standard_name.
+there is one, CF standard_name. On the cubed sphere the fields are (time, face, y, x)
+with lon/lat, their bounds and the cell area as coordinates
+(:mod:`dycore.sphere.files`).
 
 The output is written under the name ``PATH.part`` and renamed to ``PATH``
 when the writer is closed (:meth:`OutputWriter.close`, after trimming the
