@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
-import re
-import sys
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any
 
 from dycore.cases import CASES, get_case
+from dycore.checks import (DTYPES, MAX_CELLS, _check_choice, _check_date,  # noqa: F401
+                           _check_float, _check_int, _normal, _show, check_number)
 from dycore.errors import ConfigError
 from dycore.operators.reconstruction import LIMITERS, SCHEMES, make_reconstruction
 from dycore.operators.riemann import RIEMANN_SOLVERS
@@ -27,7 +25,6 @@ from parallel.errors import DecompositionError
 from dycore.open_boundaries import OPEN_KINDS, check_open_boundary
 from parallel.ghosts import BOUNDARY_KINDS
 
-DTYPES = ("float64", "float32")
 DEFAULT_FRAMES = 10
 """Output frames of a run whose case sets no output interval: t_end / 10."""
 
@@ -50,8 +47,6 @@ def key_table() -> list[tuple[str, str, str, str]]:
         shown = "case default" if default is None else repr(default)
         rows.append((f.name, f.metadata.get("unit", ""), shown, f.metadata.get("help", "")))
     return rows
-MAX_CELLS = 2 ** 31 - 1
-"""Largest nx or ny (cell indices are 32-bit integers in places)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +155,8 @@ class Config:
         """A copy with every case default filled in, validated."""
         _check_choice("case", self.case, tuple(CASES))
         case = get_case(self.case)
+        if case.geometry == "sphere":  # its own keys (dycore/cases/sphere.py)
+            return case.resolve_config(self)
         params = case.resolve_params(self.case_params)
         filled = {"case_params": params}
         defaults = case.config_defaults(params)
@@ -180,6 +177,8 @@ class Config:
 
     # -- validation ---------------------------------------------------------
     def validate(self) -> None:
+        if CASES.get(self.case) is not None and CASES[self.case].geometry == "sphere":
+            return CASES[self.case].validate_config(self)
         _check_choice("scheme", self.scheme, SCHEMES)
         _check_choice("limiter", self.limiter, tuple(LIMITERS))
         _check_choice("riemann", self.riemann, tuple(RIEMANN_SOLVERS))
@@ -249,21 +248,6 @@ def _check_outputs(value) -> None:
         raise ConfigError(f"config key 'outputs': a name is listed twice in {list(value)}")
 
 
-def _check_date(value) -> None:
-    """``start_date``: "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (UTC), the origin
-    of the output's time axis ("seconds since START_DATE")."""
-    import datetime
-
-    ok = isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d( \d\d:\d\d:\d\d)?", value)
-    try:
-        ok = ok and datetime.datetime.fromisoformat(value)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ConfigError(f"config key 'start_date': expected \"YYYY-MM-DD HH:MM:SS\" (UTC), "
-                          f"got {_show(value)}")
-
-
 def check_keys(values: dict) -> None:
     valid = Config.keys()
     for key in values:
@@ -271,62 +255,3 @@ def check_keys(values: dict) -> None:
             near = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ConfigError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(valid)}")
-
-
-def _check_choice(key: str, value: Any, choices) -> None:
-    if value not in choices:
-        raise ConfigError(f"config key {key!r}: unknown value {value!r}; "
-                          f"valid: {', '.join(choices)}")
-
-
-def _show(value: Any) -> str:
-    """A value in a message: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _check_int(key: str, value: Any, minimum: int, maximum: int | None = None) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"config key {key!r}: must be an integer, got {_show(value)}")
-    if value < minimum:
-        raise ConfigError(f"config key {key!r}: must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"config key {key!r}: must be <= {maximum}, got {_show(value)}")
-
-
-_LIMITS = {"float64": (sys.float_info.min, sys.float_info.max),
-           "float32": (1.1754943508222875e-38, 3.4028234663852886e+38)}
-
-
-def _normal(value: float, dtype: str = "float64") -> bool:
-    """Whether ``value`` is zero or a normal (not subnormal, not overflowing)
-    number of ``dtype``: XLA flushes subnormals to zero."""
-    tiny, huge = _LIMITS.get(dtype, _LIMITS["float64"])
-    return value == 0 or (math.isfinite(value) and tiny <= abs(value) <= huge)
-
-
-def check_number(key: str, value: Any, positive=False, non_negative=False,
-                 dtype: str = "float64") -> None:
-    """ConfigError unless ``value`` is a finite real number, normal in
-    ``dtype`` (or 0), and > 0 (``positive``) or >= 0 (``non_negative``).
-    ``key`` names it in the message (e.g. ``"config key 'dt'"``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{key}: must be a finite number, got {_show(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise ConfigError(f"{key}: must be a finite number, got {_show(value)}") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{key}: must be a finite number, got {_show(value)}")
-    if positive and value <= 0:
-        raise ConfigError(f"{key}: must be > 0, got {value}")
-    if non_negative and value < 0:
-        raise ConfigError(f"{key}: must be >= 0, got {value}")
-    if not _normal(number, dtype):
-        raise ConfigError(f"{key}: {number!r} is not a normal {dtype} number (too small or "
-                          f"too large to compute with: subnormals are flushed to zero)")
-
-
-def _check_float(key: str, value: Any, positive=False, non_negative=False,
-                 dtype: str = "float64") -> None:
-    check_number(f"config key {key!r}", value, positive, non_negative, dtype)

@@ -116,6 +116,10 @@ def view_of(f):
     if "x" not in f or "y" not in f or "time" not in f:
         raise PlotError("not a dycore output file (no x, y and time variables); cubed-sphere "
                         "output has no plot view yet")
+    if "face" in f:
+        raise PlotError("cubed-sphere output (dims face, y, x) has no plot view yet; put its "
+                        "fields on a lon-lat grid with dycore.sphere.interpolate_latlon "
+                        "(docs/sphere.md)")
     return PlaneView(f)
 
 

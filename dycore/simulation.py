@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from dycore.cases import get_case
+from dycore.cases import get_case, is_sphere
 from dycore.config import Config
 from dycore.errors import ConfigError
 from dycore.runtime import X64_HINT, x64_enabled
@@ -74,6 +74,9 @@ class Simulation:
         elif isinstance(config, dict):
             config = Config.from_dict(config)
         cfg = config.resolved()
+        if is_sphere(cfg.case):
+            raise ConfigError(f"config key 'case': {cfg.case!r} is a case of the cubed sphere; "
+                              f"use dycore.sphere.SphereSimulation")
         self.config = cfg
         self.case = get_case(cfg.case)
         if cfg.dtype == "float64" and not x64_enabled():

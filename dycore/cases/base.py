@@ -88,6 +88,10 @@ class Case:
     choices: dict = field(default_factory=dict)
     units: dict = field(default_factory=dict)
 
+    geometry = "plane"
+    """Where the case lives: "plane" (this module's Config keys) or "sphere"
+    (:mod:`dycore.cases.sphere`); a class attribute, not a field."""
+
     def resolve_params(self, given: dict) -> dict:
         """Case parameters with defaults filled in; unknown or bad ones raise."""
         if not isinstance(given, dict):

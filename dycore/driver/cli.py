@@ -37,6 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(value) -> str:
+    if isinstance(value, bool):  # as TOML and --set write it
+        return "true" if value else "false"
     return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
@@ -100,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", metavar="CONFIG.toml",
                    help="TOML file with config keys (flags override it)")
     p.add_argument("--case", help=f"test case: {', '.join(CASES)}")
-    p.add_argument("--nx", type=int, help="cells in x")
+    p.add_argument("--nx", type=int, help="cells in x (on the cubed sphere: cells along each "
+                   "face edge, C NX)")
     p.add_argument("--ny", type=int, help="cells in y")
     p.add_argument("--t-end", type=float, metavar="SECONDS", help="end time (s)")
     p.add_argument("--dt", type=float, metavar="SECONDS", help="fixed time step (s)")

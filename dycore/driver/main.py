@@ -20,13 +20,14 @@ import time
 import traceback
 
 from dycore import runtime
+from dycore.cases import is_sphere
 from dycore.config import Config, ConfigError, check_number
 from dycore.driver.cli import (UsageError, build_parser, cases_text, config_values, restart_base,
                                resume_hint)
 from dycore.driver.faults import (NonFinite, blow_up, check_stability, check_state,
                                   check_time_step)
 from dycore.driver.files import check_files, open_output, restore, save_restart
-from dycore.driver.progress import Progress, error, say
+from dycore.driver.progress import Progress, error, say, start_line
 from dycore.driver.ranks import Team, agreed, launcher_rank
 from dycore.driver.resources import check_events, check_memory
 from dycore.driver.schedule import default_checkpoint_path
@@ -35,6 +36,7 @@ from dycore.driver.signals import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from dycore.io import OutputError, allgather, part_path, read_restart_attrs
 from dycore.loop import Clock, Loop
 from dycore.simulation import Simulation
+from dycore.sphere.simulation import SphereSimulation
 from parallel import world_duplicate
 
 
@@ -52,7 +54,8 @@ def _setup(args, team):
     resolved = config.resolved()
     check_memory(resolved, team.size)
     try:
-        sim = Simulation(config)  # looked up here, so that tests can inject a failure
+        # looked up here, so that tests can inject a failure
+        sim = (SphereSimulation if is_sphere(resolved.case) else Simulation)(config)
     except (ZeroDivisionError, OverflowError, FloatingPointError) as err:
         raise ConfigError(f"config key 'case_params': case {resolved.case!r} cannot set up its "
                           f"initial state with these parameters ({err})") from None
@@ -223,11 +226,7 @@ def _simulate(args, team, stop) -> int:
             raise
         stop.startup = False
         team.running = True
-        say(ctx.rank, quiet,
-            f"dycore: {cfg.case} {cfg.nx}x{cfg.ny} cells, {cfg.scheme}/{cfg.limiter}/"
-            f"{cfg.riemann}/{cfg.time_stepper}, {ctx.size} rank(s), t = {t:g} -> "
-            f"{cfg.t_end:g} s" + (f", output {cfg.output}" if cfg.output else
-                                  ", no output file (pass --output FILE.h5 to write one)"))
+        say(ctx.rank, quiet, start_line(cfg, ctx.size, t))
         run = _DriverRun(sim, team, stop, ckpt_path, write_ckpt, writer)
         loop = run.loop(state, t, step0, ckpt_interval, periodic,
                         Progress(t, cfg.t_end, ctx.rank == 0 and not quiet,

@@ -55,7 +55,13 @@ def ranks_on_this_node(size: int) -> int:
 
 
 def tile_cells(cfg, size: int, halo: int) -> int:
-    """Cells of the largest tile with its halo, for ``size`` ranks."""
+    """Cells of the largest tile with its halo, for ``size`` ranks (on the
+    sphere: six faces on one rank, one tile of a face on each of 6 P^2)."""
+    from dycore.cases import is_sphere
+
+    if is_sphere(cfg.case):
+        p = max(1, math.isqrt(size // 6))
+        return (6 if size == 1 else 1) * (math.ceil(cfg.nx / p) + 2 * halo) ** 2
     if cfg.procs is not None:
         px, py = cfg.procs
     elif size == 1:
@@ -95,8 +101,10 @@ def check_memory(cfg, size: int) -> None:
     ranks = math.ceil(grid_bytes * size / spare) if spare > 0 else math.inf
     on = (f" ({_gib(per_rank * local)} for the {local} ranks on this machine)"
           if local > 1 else "")
+    from dycore.driver.progress import grid_text
+
     raise ConfigError(
-        f"config keys 'nx'/'ny': a {cfg.nx}x{cfg.ny} grid needs about {_gib(per_rank)} of "
+        f"config keys 'nx'/'ny': a {grid_text(cfg)} grid needs about {_gib(per_rank)} of "
         f"memory per rank{on}, but this machine has "
         f"{_gib(total)}; use more ranks on more machines (about {ranks:.3g} ranks, e.g. "
         f"mpirun -n {ranks:.0f} on machines like this one) or a smaller grid")

@@ -69,6 +69,10 @@ CONVENTIONS = "CF-1.11"
 REFERENCES = ("Audusse, Bouchut, Bristeau, Klein and Perthame (2004), SIAM J. Sci. Comput. 25, "
               "2050-2065 (hydrostatic reconstruction); Toro (2009), Riemann Solvers and "
               "Numerical Methods for Fluid Dynamics, Springer (HLL/HLLC fluxes)")
+SPHERE_REFERENCES = ("; Williamson, Drake, Hack, Jakob and Swarztrauber (1992), J. Comput. "
+                     "Phys. 102, 211-224 (test cases); Galewsky, Scott and Polvani (2004), "
+                     "Tellus 56A, 429-440 (unstable jet); Ronchi, Iacono and Paolucci (1996), "
+                     "J. Comput. Phys. 124, 93-114 (the cubed sphere)")
 
 
 def cf_attrs(config) -> dict:
@@ -80,17 +84,21 @@ def cf_attrs(config) -> dict:
 
     import dycore  # the package's version; imported here, dycore imports nothing of io
 
+    from dycore.cases import is_sphere
+
     version = dycore.__version__
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     cfg = config
+    sphere = is_sphere(cfg.case)
+    grid = f"C{cfg.nx} cubed sphere" if sphere else f"{cfg.nx}x{cfg.ny} cells"
     return {
         "Conventions": CONVENTIONS,
-        "title": f"dycore shallow-water run: case {cfg.case}, {cfg.nx}x{cfg.ny} cells",
+        "title": f"dycore shallow-water run: case {cfg.case}, {grid}",
         "history": f"{now}: written by dycore {version}",
         "source": (f"dycore {version}, finite-volume rotating shallow-water dynamical core "
                    f"({cfg.scheme}/{cfg.limiter} reconstruction, {cfg.riemann} Riemann solver, "
                    f"{cfg.time_stepper} time stepping)"),
-        "references": REFERENCES,
+        "references": REFERENCES + (SPHERE_REFERENCES if sphere else ""),
     }
 
 
@@ -146,12 +154,15 @@ def open_output(path, sim, params=None) -> OutputWriter:
     at ``path``, with CF-1.11 attributes. Collective."""
     from dycore.diagnostics import DERIVED
 
-    names = tuple(getattr(sim.config, "outputs", None) or ())
-    fields = fields_of(sim) + tuple(DERIVED[n] for n in names)
+    if hasattr(sim, "output_fields"):  # the model says what its files hold (the sphere)
+        fields, derive = sim.output_fields(params)
+    else:
+        names = tuple(getattr(sim.config, "outputs", None) or ())
+        fields = fields_of(sim) + tuple(DERIVED[n] for n in names)
+        derive = _deriver(sim, names, params) if names else None
     return OutputWriter(path, sim.context, sim.grid, sim.tile, fields,
                         static_fields_of(sim, params), sim.dtype, root_attrs(sim),
-                        time_attrs=time_attrs(sim.config),
-                        derive=_deriver(sim, names, params) if names else None)
+                        time_attrs=time_attrs(sim.config), derive=derive)
 
 
 def save_restart(path, sim, state, t: float, step: int, extra: dict | None = None,

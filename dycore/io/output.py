@@ -14,7 +14,9 @@ opens it with dimensions (time, y, x)):
                            :mod:`dycore.io.attributes`; the version) and ranks
 
 Each field dataset carries its declaration's long_name, units and, where
-there is one, CF standard_name.
+there is one, CF standard_name. On the cubed sphere the fields are (time, face, y, x)
+with lon/lat, their bounds and the cell area as coordinates
+(:mod:`dycore.sphere.files`).
 
 The output is written under the name ``PATH.part`` and renamed to ``PATH``
 when the writer is closed (:meth:`OutputWriter.close`, after trimming the
@@ -49,7 +51,8 @@ import numpy as np
 
 from dycore.io.attributes import write_attrs
 from dycore.io.collective import OutputError, allgather, collectively
-from dycore.io.layout import coordinates, describe, local_values, tile_dir, tile_tuple, virtual
+from dycore.io.layout import (coordinates, describe, field_attrs, file_dims, file_shape,
+                              local_values, tile_dir, tile_tuple, virtual)
 from dycore.io.safe_files import (FileLock, check_room, discard_tmp, is_regular, make_folders,
                                   new_h5, own_folder, publish, remove_folders, remove_stale)
 
@@ -137,7 +140,9 @@ class OutputWriter:
         self._tile_path = None
         self._tile_name = f"rank{ctx.rank:05d}.h5"
         self._grid, self._tiles = grid, None
-        shape = (grid.ny, grid.nx)
+        shape = file_shape(grid)
+        dims, extra = file_dims(grid), field_attrs(grid)
+        self._dims, self._extra = dims, extra
         tiles = allgather(ctx, tile_tuple(tile))
         self._tiles = tiles
 
@@ -185,9 +190,9 @@ class OutputWriter:
                 # another rank has open for writing.
                 self._map_tiles(f, self.tiles)
             for field in self.fields:
-                describe(f, field, ("time", "y", "x"))
+                describe(f, field, ("time", *dims), extra)
             for field, _ in self.static.values():
-                describe(f, field, ("y", "x"))
+                describe(f, field, dims, extra)
             f.flush()
 
         self._folders = []
@@ -204,7 +209,7 @@ class OutputWriter:
                                             locking=False)
                 self._tile = f
                 f.attrs.update({"j0": tile.j0, "i0": tile.i0, "rank": ctx.rank})
-                self._create_fields(f, (tile.ny, tile.nx))
+                self._create_fields(f, tuple(tile_tuple(tile)[len(shape):]))
                 f.flush()
 
             collectively(ctx, create_tile, what=f"cannot create output tile of {self.path!r}")
@@ -248,7 +253,7 @@ class OutputWriter:
 
     def _map_tiles(self, f, folder: str) -> None:
         """The virtual datasets of ``f`` mapping the tile files in ``folder``."""
-        shape = (self._grid.ny, self._grid.nx)
+        shape = file_shape(self._grid)
         base = os.path.basename(folder)
         sources = [f"{base}/rank{r:05d}.h5" for r in range(self.context.size)]
         for field in self.fields:
@@ -267,9 +272,9 @@ class OutputWriter:
             del f[name]
         self._map_tiles(f, folder)
         for field in self.fields:
-            describe(f, field, ("time", "y", "x"))
+            describe(f, field, ("time", *self._dims), self._extra)
         for field, _ in self.static.values():
-            describe(f, field, ("y", "x"))
+            describe(f, field, self._dims, self._extra)
 
     def _create_fields(self, f, shape) -> None:
         for field in self.fields:

@@ -33,7 +33,8 @@ from dycore.config import Config
 from dycore.errors import ConfigError
 from dycore.io.attributes import config_from_json, plain, write_attrs
 from dycore.io.collective import OutputError, allgather, collectively
-from dycore.io.layout import coordinates, describe, local_values, tile_dir, tile_tuple, virtual
+from dycore.io.layout import (coordinates, describe, field_attrs, file_dims, file_shape,
+                              local_values, tile_dir, tile_slices, tile_tuple, virtual)
 from dycore.io.safe_files import (check_room, discard_tmp, is_regular, make_folders, new_h5,
                                   own_folder, publish, remove_stale)
 
@@ -57,6 +58,7 @@ def checksum(values, i0: int, j0: int, nx: int) -> int:
     Parts add up to the whole field's checksum, whatever the tiling, so a
     file written on M ranks is verified on N."""
     v = np.ascontiguousarray(values)
+    v = v.reshape(-1, v.shape[-1]) if v.ndim > 2 else v  # the sphere's faces stacked in j
     if v.dtype.kind != "f" or v.dtype.itemsize not in (4, 8):
         raise ConfigError(f"cannot checksum values of type {v.dtype}")
     bits = v.view(np.uint32 if v.dtype.itemsize == 4 else np.uint64).astype(np.uint64)
@@ -152,10 +154,10 @@ def write_restart(path, context, grid, tile, fields, state, t: float, step: int,
                         f.create_dataset(field.name, data=values[field.name])
                     else:
                         sources = [f"{os.path.basename(folder)}/{name}" for name in names]
-                        virtual(f, field.name, tiles, sources, (grid.ny, grid.nx), dtype,
+                        virtual(f, field.name, tiles, sources, file_shape(grid), dtype,
                                 time_axis=False)
                     f[field.name].attrs[CHECKSUM_ATTR] = np.uint64(totals[field.name])
-                    describe(f, field, ("y", "x"))
+                    describe(f, field, file_dims(grid), field_attrs(grid))
             publish(tmp, path)
         except BaseException:
             discard_tmp(tmp)
@@ -280,7 +282,7 @@ def read_restart(path, context, grid, tile, fields, *, grid_keys: dict, model: s
                               f"equations have no {unknown[0]!r} (another equation set)")
         items = fields + tuple(p for p in static if p.name in names)
         with h5py.File(path, "r") as f:
-            shape = (grid.ny, grid.nx)
+            shape = file_shape(grid)
             for field in items:
                 if field.name not in f:
                     raise ConfigError(f"restart file {path!r}: field {field.name!r} is "
@@ -297,7 +299,7 @@ def read_restart(path, context, grid, tile, fields, *, grid_keys: dict, model: s
                                       f"float64)")
                 if CHECKSUM_ATTR in ds.attrs:
                     stored[field.name] = int(ds.attrs[CHECKSUM_ATTR])
-            values = {field.name: np.asarray(f[field.name][tile.y_slice, tile.x_slice])
+            values = {field.name: np.asarray(f[field.name][tile_slices(tile)])
                       for field in items}
         if not all(np.all(np.isfinite(q)) for q in values.values()):
             raise ConfigError(f"restart file {path!r} has missing or non-finite data "
