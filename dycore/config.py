@@ -69,14 +69,26 @@ class Config:
                                "outflow")
     bc_north: str | None = key(None, "", "northern boundary: periodic, wall, open, inflow, "
                                "outflow")
-    bc_west_discharge: float | None = key(None, "m^2/s", "west inflow/outflow: discharge")
-    bc_east_discharge: float | None = key(None, "m^2/s", "east inflow/outflow: discharge")
-    bc_south_discharge: float | None = key(None, "m^2/s", "south inflow/outflow: discharge")
-    bc_north_discharge: float | None = key(None, "m^2/s", "north inflow/outflow: discharge")
-    bc_west_depth: float | None = key(None, "m", "west inflow/outflow: depth")
-    bc_east_depth: float | None = key(None, "m", "east inflow/outflow: depth")
-    bc_south_depth: float | None = key(None, "m", "south inflow/outflow: depth")
-    bc_north_depth: float | None = key(None, "m", "north inflow/outflow: depth")
+    bc_west_discharge: float | list | None = key(
+        None, "m^2/s", "west inflow: discharge into the domain, a number or a time "
+        "series [[t, q], ...] (t in s, piecewise linear)")
+    bc_east_discharge: float | list | None = key(
+        None, "m^2/s", "east inflow: discharge into the domain, a number or a time "
+        "series [[t, q], ...] (t in s, piecewise linear)")
+    bc_south_discharge: float | list | None = key(
+        None, "m^2/s", "south inflow: discharge into the domain, a number or a time "
+        "series [[t, q], ...] (t in s, piecewise linear)")
+    bc_north_discharge: float | list | None = key(
+        None, "m^2/s", "north inflow: discharge into the domain, a number or a time "
+        "series [[t, q], ...] (t in s, piecewise linear)")
+    bc_west_depth: float | list | None = key(
+        None, "m", "west inflow/outflow: depth, a number or a time series [[t, h], ...]")
+    bc_east_depth: float | list | None = key(
+        None, "m", "east inflow/outflow: depth, a number or a time series [[t, h], ...]")
+    bc_south_depth: float | list | None = key(
+        None, "m", "south inflow/outflow: depth, a number or a time series [[t, h], ...]")
+    bc_north_depth: float | list | None = key(
+        None, "m", "north inflow/outflow: depth, a number or a time series [[t, h], ...]")
     t_end: float | None = key(None, "s", "end time")
     dt: float | None = key(None, "s", "fixed time step (unset: CFL-based)")
     cfl: float = key(0.45, "", "CFL number of the CFL-based time step")

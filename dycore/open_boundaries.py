@@ -17,6 +17,9 @@ domain, ``c = sqrt(g h)``; ``u - 2c`` leaves through an inflow,
   where it is supercritical, or with no depth, the ghosts copy the edge cell
   (free, transmissive outflow). The tangential velocity is the edge cell's.
 
+The discharge and the depth are constants or functions of the model time
+(:mod:`dycore.boundary_values`: a piecewise-linear series or a callable),
+evaluated at the time the fill is called with (the Runge-Kutta stage time).
 Every ghost cell of the strip gets the same state; the bed's ghosts copy the
 edge cell. References: Bristeau & Coussin (2001), INRIA RR-4282, boundary
 conditions for the shallow-water equations solved by kinetic schemes;
@@ -28,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax.numpy as jnp
+
+from dycore.boundary_values import as_value, check_value, is_timed, value_at
 
 OPEN_KINDS = ("inflow", "outflow")
 """Boundary kinds added by this module (config keys ``bc_<side>``)."""
@@ -52,7 +57,9 @@ def _inflow_depth(q, w, g, h0):
 class OpenBoundary:
     """The side fill of one side: ``kind`` 'inflow' or 'outflow', the
     ``discharge`` (m^2/s into the domain; inflow) and ``depth`` (m; optional
-    for both) as constants, ``g`` (m/s^2) and the dry tolerance (m)."""
+    for both), each a constant or a function of the model time t (s), ``g``
+    (m/s^2) and the dry tolerance (m). Called as a side fill with the model
+    time ``t`` (s) as a keyword (None: t = 0)."""
 
     kind: str
     discharge: float | None = None
@@ -60,7 +67,15 @@ class OpenBoundary:
     g: float = 9.81
     dry_tolerance: float = 1e-10
 
-    def __call__(self, side, inner, kinds):
+    @property
+    def timed(self) -> bool:
+        """Whether the fill depends on the model time."""
+        return is_timed(self.discharge) or is_timed(self.depth)
+
+    def _at(self, value, t, dtype):
+        return value_at(value, t, dtype) if is_timed(value) else value
+
+    def __call__(self, side, inner, kinds, t=None):
         normal_index = 0 if side in ("west", "east") else 1
         vectors = [getattr(k, "vector", None) for k in kinds]
         axis = -1 if side in ("west", "east") else -2
@@ -89,18 +104,19 @@ class OpenBoundary:
         u1 = jnp.where(wet, sign * edge(inner[i_n]) / safe_h, 0.0)
         v1 = jnp.where(wet, edge(inner[i_t]) / safe_h, 0.0)
         c1 = jnp.sqrt(self.g * jnp.maximum(h1, 0.0))
+        depth = self._at(self.depth, t, h1.dtype)
         if self.kind == "inflow":
-            q = jnp.asarray(self.discharge, h1.dtype)
-            if self.depth is not None:
-                h = jnp.full_like(h1, self.depth)
+            q = jnp.asarray(self._at(self.discharge, t, h1.dtype), h1.dtype)
+            if depth is not None:
+                h = jnp.full_like(h1, depth)
             else:
                 h = _inflow_depth(q, u1 - 2 * c1, self.g, h1)
             hu, hv = q * jnp.ones_like(h1), jnp.zeros_like(h1)
         else:
-            if self.depth is None:
+            if depth is None:
                 h, u, v = h1, u1, v1
             else:
-                hb = jnp.asarray(self.depth, h1.dtype)
+                hb = jnp.asarray(depth, h1.dtype)
                 subcritical = jnp.abs(u1) < c1
                 u = jnp.where(subcritical, u1 + 2 * c1 - 2 * jnp.sqrt(self.g * hb), u1)
                 h, v = jnp.where(subcritical, hb, h1), v1
@@ -114,15 +130,16 @@ def check_open_boundary(key, kind, discharge, depth, check_positive) -> None:
     """ConfigError (one line) unless the ``<key>_discharge`` and ``<key>_depth``
     keys fit the kind of side ``key`` ('bc_west', ...): an inflow needs a
     discharge, an outflow takes no discharge, other kinds take neither.
-    ``check_positive(key, value)`` checks a given value."""
+    A value is a number, checked by ``check_positive(key, value)``, or a
+    time series (:func:`dycore.boundary_values.check_value`)."""
     from dycore.errors import ConfigError
 
-    for suffix, value in (("_discharge", discharge), ("_depth", depth)):
+    for suffix, value, unit in (("_discharge", discharge, "m^2/s"), ("_depth", depth, "m")):
         if value is not None:
             if kind not in OPEN_KINDS:
                 raise ConfigError(f"config key '{key}{suffix}': only for {key} = 'inflow' "
                                   f"or 'outflow', got {key} = {kind!r}")
-            check_positive(key + suffix, value)
+            check_value(key + suffix, value, unit, check_positive)
     if kind == "inflow" and discharge is None:
         raise ConfigError(f"config key '{key}_discharge': {key} = 'inflow' needs a discharge "
                           f"(m^2/s into the domain)")
@@ -139,8 +156,8 @@ def boundary_kinds(cfg) -> list:
     for side in ("west", "east", "south", "north"):
         kind = getattr(cfg, "bc_" + side)
         if kind in OPEN_KINDS:
-            kind = OpenBoundary(kind, getattr(cfg, f"bc_{side}_discharge"),
-                                getattr(cfg, f"bc_{side}_depth"), g=float(cfg.g),
+            kind = OpenBoundary(kind, as_value(getattr(cfg, f"bc_{side}_discharge")),
+                                as_value(getattr(cfg, f"bc_{side}_depth")), g=float(cfg.g),
                                 dry_tolerance=float(cfg.dry_tolerance))
         out.append(kind)
     return out

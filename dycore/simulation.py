@@ -86,7 +86,9 @@ class Simulation:
         reconstruction = make_reconstruction(cfg.scheme, cfg.limiter, cfg.slope_threshold)
         self.halo = reconstruction.halo
         # Named kinds, or side fills for inflow/outflow (dycore.open_boundaries).
-        self.boundaries = Boundaries(*boundary_kinds(cfg))
+        sides = boundary_kinds(cfg)
+        self.boundaries = Boundaries(*sides)
+        self._timed_boundaries = any(getattr(kind, "timed", False) for kind in sides)
         try:
             self.context = make_context(self.grid, self.halo, procs=cfg.procs, comm=comm)
             self.fill = self.context.halo_filler(self.boundaries, self.halo)
@@ -112,6 +114,9 @@ class Simulation:
             forcing = legacy_closure(closure)
         self.closure = closure
         self.forcing = forcing
+        # The model time rides along with the state only where something
+        # sees it (a forcing, boundary values that vary in time).
+        self._timed = forcing is not None or self._timed_boundaries
         self.local_grid = LocalGrid(self.tile, self.halo)
 
         h, hu, hv, b = self.case.initial(self.x, self.y, cfg)
@@ -189,7 +194,12 @@ class Simulation:
         if b_padded is None:
             b_padded = self.pad_bed(params)
         fields = self.model.fields
-        padded = self.fill(tuple(getattr(state, f.name) for f in fields), fields)
+        arrays = tuple(getattr(state, f.name) for f in fields)
+        if self._timed_boundaries:
+            padded = self.fill(arrays, fields, t=jnp.asarray(0.0 if t is None else t,
+                                                             jnp.result_type(float)))
+        else:
+            padded = self.fill(arrays, fields)
         tendency = self.model.tendency((*padded, b_padded), state, params)
         if self.forcing is not None:
             t = jnp.asarray(0.0 if t is None else t, jnp.result_type(float))
@@ -211,7 +221,7 @@ class Simulation:
         return self.stable_dt(state, params)
 
     def _step_dt(self, state, params, dt, b_padded, t=None):
-        if self.forcing is None:
+        if not self._timed:
             rhs = functools.partial(self._tendency, params=params, b_padded=b_padded)
         else:
             rhs = staged_rhs(self._tendency, params, b_padded, t, dt,
@@ -223,7 +233,8 @@ class Simulation:
 
     def step(self, state: State, params: Params | None = None, dt=None, t=0.0) -> State:
         """One time step of length ``dt`` (default: :meth:`time_step`) from
-        model time ``t`` (s; seen by a forcing only)."""
+        model time ``t`` (s; seen by a forcing and by boundary values
+        that vary in time)."""
         params = self.params if params is None else params
         check_closure_params(params)
         params = self.replicated(params)
@@ -239,7 +250,7 @@ class Simulation:
         b_padded = self.pad_bed(params)
 
         def one_step(c):
-            if self.forcing is None:
+            if not self._timed:
                 return self._step_dt(c, params, self.time_step(c, params), b_padded)
             s, t = c
             dt = self.time_step(s, params)
@@ -268,12 +279,12 @@ class Simulation:
         return steps
 
     def _carry(self, state, t0):
-        if self.forcing is None:
+        if not self._timed:
             return state
         return state, jnp.asarray(t0, jnp.result_type(float))
 
     def _state_of(self, carry):
-        return carry if self.forcing is None else carry[0]
+        return carry if not self._timed else carry[0]
 
     def _run(self, state, n_steps, params, checkpoint=None, t0=0.0):
         return self._state_of(self._stepper(params, checkpoint)(self._carry(state, t0), n_steps))
@@ -305,7 +316,8 @@ class Simulation:
         ``inner_steps``); the final state equals
         ``run(state, outer_steps * inner_steps)`` bit for bit. In the spirit
         of Dinosaur's ``trajectory_from_step``. ``t0``: the model time (s)
-        of ``state``, seen by a forcing.
+        of ``state``, seen by a forcing and by boundary values that
+        vary in time.
         """
         params = self.params if params is None else params
         check_closure_params(params)
@@ -337,7 +349,8 @@ class Simulation:
                       per step inside the block being differentiated
                       (memory ~ sqrt(T), about one extra forward run).
         The result is the same (bit for bit) in every mode.
-        t0: the model time (s) of ``state``, seen by a forcing (the time
+        t0: the model time (s) of ``state``, seen by a forcing and by
+            boundary values that vary in time (the time
             rides along beside the state; the state alone is returned).
         """
         params = self.params if params is None else params

@@ -19,7 +19,9 @@ Boundary kinds per side of the global domain (:class:`Boundaries`):
   that span the padded width, as for the other kinds) and returns the ghost
   strips, one per field, shaped like ``inner`` and ordered as they sit in the
   padded array (outermost ghost first on the 'lo' side). All fields of one
-  fill come together, so a condition may couple them.
+  fill come together, so a condition may couple them. Keyword arguments
+  given to the halo fill (``fill(fields, kinds, t=...)``) are passed on:
+  ``fill(side, inner, kinds, t=...)``.
 
 The padded array is built as a zero frame around the interior with the ghost
 strips written in place (``dynamic_update_slice``): one pass over memory on
@@ -55,8 +57,8 @@ Y_COMPONENT = FieldKind("vector", 1)
 
 
 SideFill = Callable
-"""``fill(side, inner, kinds) -> ghosts``: a user-supplied boundary condition
-for one side (module docstring)."""
+"""``fill(side, inner, kinds, **side_args) -> ghosts``: a user-supplied
+boundary condition for one side (module docstring)."""
 
 
 def is_side_fill(kind) -> bool:

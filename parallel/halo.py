@@ -12,7 +12,10 @@ component). Each side of the tile gets
 - across a link to the rank itself (a periodic axis with one rank): the
   same, taken locally, with no message;
 - at a physical boundary: the boundary condition (:mod:`parallel.ghosts`),
-  possibly a side fill supplied by the caller, called with all fields.
+  possibly a side fill supplied by the caller, called with all fields and
+  with the keyword arguments of the fill, if any (``fill(fields, kinds,
+  t=...)`` hands ``t=...`` on to every side fill: boundary data that vary
+  in time, say).
 
 Corners. The fill runs in two phases. Phase 1 fills the x sides (west,
 east) on the interior rows; phase 2 fills the y sides over the full padded
@@ -111,8 +114,9 @@ class _TileFill:
     a field is the one the single-process fill always had).
     """
 
-    def __init__(self, plan, rank, halo, fields, kinds, local):
+    def __init__(self, plan, rank, halo, fields, kinds, local, side_args=None):
         self.plan, self.rank, self.H = plan, rank, halo
+        self.side_args = side_args or {}
         self.fields, self.kinds, self.local = fields, kinds, local
         self.partners = _partners(kinds)
         self.frames = [frame(q, halo) for q in fields] if local else None
@@ -151,7 +155,7 @@ class _TileFill:
         if link is None and is_side_fill(self.plan.boundary[side]):
             source = self.fields if phase == 0 else self.edges
             inner = [strip(q, self.H, side) for q in source]
-            return list(self.plan.boundary[side](side, inner, self.kinds))
+            return list(self.plan.boundary[side](side, inner, self.kinds, **self.side_args))
         if link is None:
             index = 0 if side in X_SIDES else 1
             return [self._physical(phase, k, side, self.plan.boundary[side],
@@ -221,8 +225,8 @@ def make_halo_filler(topology, rank: int, halo: int, transport=None):
     if transport is None and any(plan.phases[p][1] for p in (0, 1)):
         raise ValueError(f"rank {rank} has links to other ranks: a transport is needed")
 
-    def run(fields, kinds, local):
-        tile = _TileFill(plan, rank, H, fields, kinds, local)
+    def run(fields, kinds, local, side_args):
+        tile = _TileFill(plan, rank, H, fields, kinds, local, side_args)
         lead = fields[0].shape[:-2]
         for phase in (0, 1):
             sends = tile.outgoing(phase)
@@ -245,13 +249,13 @@ def make_halo_filler(topology, rank: int, halo: int, transport=None):
         link is None or link.orientation.is_identity for link in plan.links.values()) and not any(
         is_side_fill(kind) for kind in plan.boundary.values())
 
-    def fill(fields, kinds):
+    def fill(fields, kinds, **side_args):
         fields, dtypes = _common_dtype(fields)
         kinds = list(kinds)
         if separable:
-            padded = [run([q], [kind], True)[0] for q, kind in zip(fields, kinds)]
+            padded = [run([q], [kind], True, side_args)[0] for q, kind in zip(fields, kinds)]
         else:
-            padded = run(fields, kinds, False)
+            padded = run(fields, kinds, False, side_args)
         return tuple(p.astype(dt) for p, dt in zip(padded, dtypes))
 
     return fill

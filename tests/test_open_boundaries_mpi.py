@@ -24,15 +24,20 @@ STEPS = 40
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("case", ["bump_shock", "bump_transcritical"])
+@pytest.mark.parametrize("case", ["bump_shock", "bump_transcritical", "ramped"])
 @pytest.mark.parametrize("procs", [(2, 1), (1, 2)])
 def test_open_boundaries_decomposed_equal_one_rank(case, procs):
+    """'ramped': bump_shock with the inflow discharge and outflow depth as
+    time series (the stage time reaches the boundary ranks' fills)."""
     from mpi4py import MPI
 
     world = MPI.COMM_WORLD
     if world.size != 2:
         pytest.skip("needs 2 ranks")
-    config = Config(case=case, nx=24, procs=list(procs))
+    series = {} if case != "ramped" else dict(
+        bc_west_discharge=[[0.0, 0.18], [0.5, 0.25]], bc_east_depth=[[0.0, 0.33], [1.0, 0.4]])
+    config = Config(case="bump_shock" if case == "ramped" else case, nx=24,
+                    procs=list(procs), **series)
     sim = Simulation(config, comm=world)
     final = sim.gather(sim.run(sim.initial_state(), STEPS))
     ok, message = True, ""

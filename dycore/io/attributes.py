@@ -24,6 +24,11 @@ def config_attrs(config: Config) -> dict:
     for key, value in values.items():
         if value is None:
             continue
+        if callable(value):
+            from dycore.errors import ConfigError
+
+            raise ConfigError(f"config key {key!r}: a Python callable cannot be stored in a "
+                              f"file's config; give a time series [[t, v], ...] instead")
         if isinstance(value, dict):
             attrs[key] = json.dumps(value, sort_keys=True)
         elif isinstance(value, (list, tuple)):
