@@ -51,6 +51,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from dycore.equations.base import Field, Invariant, Parameter
+from dycore.fusion import keep, runtime_one
 
 FIELDS = (
     Field("h", "m", "water depth", "sea_floor_depth_below_sea_surface"),
@@ -127,18 +128,23 @@ def _edges(a, lo: bool, axis):
     return lax.slice_in_dim(a, 0, n - 1, axis=axis) if lo else lax.slice_in_dim(a, 1, n, axis=axis)
 
 
-def reconstruct(qs, geo, key, n, axis, halo, limiter):
+def reconstruct(qs, geo, key, n, axis, halo, limiter, one=None):
     """Cell values and (minus, plus) face values of the cells -1..n along
     ``axis`` for each padded field of ``qs``: MUSCL with ``limiter``, and
     next to a panel edge the one-sided value c + (c - c_inner)/2 on the
-    edge's side (the limited slope on the other)."""
+    edge's side (the limited slope on the other). ``one``: a run-time 1
+    that marks the limited half-slopes for XLA to store (:mod:`dycore.fusion`;
+    None: not marked, the same numbers)."""
     centre = [_cells(q, halo, n, 0, axis) for q in qs]
     lo = [c - _cells(q, halo, n, -1, axis) for q, c in zip(qs, centre)]
     hi = [_cells(q, halo, n, 1, axis) - c for q, c in zip(qs, centre)]
     below, above = geo[f"onesided_lo_{key}"], geo[f"onesided_hi_{key}"]
+    halves = [0.5 * limiter(d_lo, d_hi) for d_lo, d_hi in zip(lo, hi)]
+    if one is not None:
+        stacked = keep(jnp.stack(halves), one)
+        halves = [stacked[k] for k in range(len(qs))]
     faces = []
-    for c, d_lo, d_hi in zip(centre, lo, hi):
-        half = 0.5 * limiter(d_lo, d_hi)
+    for c, d_lo, d_hi, half in zip(centre, lo, hi, halves):
         minus = jnp.where(below, c - 0.5 * d_hi, jnp.where(above, c - 0.5 * d_lo, c - half))
         plus = jnp.where(above, c + 0.5 * d_lo, jnp.where(below, c + 0.5 * d_hi, c + half))
         faces.append((minus, plus))
@@ -187,12 +193,14 @@ class SphereShallowWater:
         c = jnp.sqrt(jnp.maximum(params.g * state.h, 0.0))
         return jnp.max(jnp.where(wet, speed, 0.0) * geometry["rate"] + c * geometry["rate"])
 
-    def _sweep(self, h, eta, vel, geo, key, n, axis, g, q=None):
+    def _sweep(self, h, eta, vel, geo, key, n, axis, g, q=None, one=None):
         """Mass and momentum (3-vector) divergence times area, and the bed and
         pressure source times area, from the edges crossed along ``axis``;
-        with a tracer mixing ratio ``q``, also the tracer divergence (else None)."""
+        with a tracer mixing ratio ``q``, also the tracer divergence (else None).
+        ``one``: a run-time 1 marking the half-slopes and the edge fluxes for
+        XLA to store rather than recompute per stencil offset (:mod:`dycore.fusion`)."""
         qs = [h, eta, *vel] + ([] if q is None else [q])
-        centre, faces = reconstruct(qs, geo, key, n, axis, self.halo, self.limiter)
+        centre, faces = reconstruct(qs, geo, key, n, axis, self.halo, self.limiter, one)
         (h_m, h_p), (eta_m, eta_p) = faces[0], faces[1]
         h_m, h_p = jnp.maximum(h_m, 0.0), jnp.maximum(h_p, 0.0)
         b_m, b_p = eta_m - h_m, eta_p - h_p
@@ -226,6 +234,10 @@ class SphereShallowWater:
         mass = sign * f_mass * length
         out = [sign * (p_out * nc + f_t * tc) * length for nc, tc in zip(nrm, tan)]
         inn = [sign * (p_in * nc + f_t * tc) * length for nc, tc in zip(nrm, tan)]
+        if one is not None:
+            stacked = keep(jnp.stack([mass, *out, *inn]), one)
+            mass, out, inn = stacked[0], [stacked[k] for k in (1, 2, 3)], \
+                [stacked[k] for k in (4, 5, 6)]
 
         d_mass = _edges(mass, False, axis) - _edges(mass, True, axis)
         d_mom = [_edges(o, False, axis) - _edges(i, True, axis) for o, i in zip(out, inn)]
@@ -259,13 +271,14 @@ class SphereShallowWater:
         q = None if len(padded) < 6 else jnp.where(wet, padded[5] / safe_h, 0.0)
         eta = h + b
         g = params.g
+        one = runtime_one(g)
         rows, cols = slice(H, H + ny), slice(H, H + nx)
         dm_x, dmom_x, src_x, dq_x = self._sweep(
             h[rows, :], eta[rows, :], [v[rows, :] for v in vel], geometry, "i", nx, -1, g,
-            None if q is None else q[rows, :])
+            None if q is None else q[rows, :], one)
         dm_y, dmom_y, src_y, dq_y = self._sweep(
             h[:, cols], eta[:, cols], [v[:, cols] for v in vel], geometry, "j", ny, -2, g,
-            None if q is None else q[:, cols])
+            None if q is None else q[:, cols], one)
         area = geometry["area"]
         dh = -(dm_x + dm_y) / area
         dmom = [(-(a + c) + s + t) / area for a, c, s, t in zip(dmom_x, dmom_y, src_x, src_y)]
