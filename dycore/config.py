@@ -49,6 +49,20 @@ def key_table() -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _side_key(side: str):
+    return key(None, "", f"{side} boundary: periodic, wall, open, inflow, outflow")
+
+
+def _discharge_key(side: str):
+    return key(None, "m^2/s", f"{side} inflow: discharge into the domain, a number or a "
+               "time series [[t, q], ...] (t in s, piecewise linear)")
+
+
+def _depth_key(side: str):
+    return key(None, "m", f"{side} inflow/outflow: depth, a number or a time series "
+               "[[t, h], ...]")
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of a run. Lengths in m, times in s, rates in 1/s."""
@@ -61,34 +75,18 @@ class Config:
     ly: float | None = key(None, "m", "domain length in y")
     x0: float | None = key(None, "m", "x of the domain's western edge")
     y0: float | None = key(None, "m", "y of the domain's southern edge")
-    bc_west: str | None = key(None, "", "western boundary: periodic, wall, open, inflow, "
-                              "outflow")
-    bc_east: str | None = key(None, "", "eastern boundary: periodic, wall, open, inflow, "
-                              "outflow")
-    bc_south: str | None = key(None, "", "southern boundary: periodic, wall, open, inflow, "
-                               "outflow")
-    bc_north: str | None = key(None, "", "northern boundary: periodic, wall, open, inflow, "
-                               "outflow")
-    bc_west_discharge: float | list | None = key(
-        None, "m^2/s", "west inflow: discharge into the domain, a number or a time "
-        "series [[t, q], ...] (t in s, piecewise linear)")
-    bc_east_discharge: float | list | None = key(
-        None, "m^2/s", "east inflow: discharge into the domain, a number or a time "
-        "series [[t, q], ...] (t in s, piecewise linear)")
-    bc_south_discharge: float | list | None = key(
-        None, "m^2/s", "south inflow: discharge into the domain, a number or a time "
-        "series [[t, q], ...] (t in s, piecewise linear)")
-    bc_north_discharge: float | list | None = key(
-        None, "m^2/s", "north inflow: discharge into the domain, a number or a time "
-        "series [[t, q], ...] (t in s, piecewise linear)")
-    bc_west_depth: float | list | None = key(
-        None, "m", "west inflow/outflow: depth, a number or a time series [[t, h], ...]")
-    bc_east_depth: float | list | None = key(
-        None, "m", "east inflow/outflow: depth, a number or a time series [[t, h], ...]")
-    bc_south_depth: float | list | None = key(
-        None, "m", "south inflow/outflow: depth, a number or a time series [[t, h], ...]")
-    bc_north_depth: float | list | None = key(
-        None, "m", "north inflow/outflow: depth, a number or a time series [[t, h], ...]")
+    bc_west: str | None = _side_key("western")
+    bc_east: str | None = _side_key("eastern")
+    bc_south: str | None = _side_key("southern")
+    bc_north: str | None = _side_key("northern")
+    bc_west_discharge: float | list | None = _discharge_key("west")
+    bc_east_discharge: float | list | None = _discharge_key("east")
+    bc_south_discharge: float | list | None = _discharge_key("south")
+    bc_north_discharge: float | list | None = _discharge_key("north")
+    bc_west_depth: float | list | None = _depth_key("west")
+    bc_east_depth: float | list | None = _depth_key("east")
+    bc_south_depth: float | list | None = _depth_key("south")
+    bc_north_depth: float | list | None = _depth_key("north")
     t_end: float | None = key(None, "s", "end time")
     dt: float | None = key(None, "s", "fixed time step (unset: CFL-based)")
     cfl: float = key(0.45, "", "CFL number of the CFL-based time step")
