@@ -224,6 +224,8 @@ class SphereShallowWater:
         hR_star = jnp.maximum(0.0, hR + bR - b_face)
         f_mass, f_n, f_t = self.riemann(hL_star, _dot(VL, nrm), _dot(VL, tan),
                                         hR_star, _dot(VR, nrm), _dot(VR, tan), g)
+        if one is not None:  # one Riemann solve per edge, read by every flux kernel
+            f_mass, f_n, f_t = keep(jnp.stack([f_mass, f_n, f_t]), one)
         corr_L = 0.5 * g * (hL * hL - hL_star * hL_star)
         corr_R = 0.5 * g * (hR * hR - hR_star * hR_star)
         # Fluxes in our +index direction, per unit length, as seen by the cell
@@ -234,10 +236,6 @@ class SphereShallowWater:
         mass = sign * f_mass * length
         out = [sign * (p_out * nc + f_t * tc) * length for nc, tc in zip(nrm, tan)]
         inn = [sign * (p_in * nc + f_t * tc) * length for nc, tc in zip(nrm, tan)]
-        if one is not None:
-            stacked = keep(jnp.stack([mass, *out, *inn]), one)
-            mass, out, inn = stacked[0], [stacked[k] for k in (1, 2, 3)], \
-                [stacked[k] for k in (4, 5, 6)]
 
         d_mass = _edges(mass, False, axis) - _edges(mass, True, axis)
         d_mom = [_edges(o, False, axis) - _edges(i, True, axis) for o, i in zip(out, inn)]
