@@ -57,11 +57,6 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def compile_cache_dir() -> str:
-    """dycore.runtime.compile_cache_dir without importing JAX in the orchestrator."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.environ.get("DYCORE_JAX_CACHE") or os.path.join(base, "dycore", "jax")
 FORTRAN_EXE = os.path.join(ROOT, "benchmarks", "fortran", "build", "swe_mpi")
 IMPLS = ("jax", "jax-avx2", "numpy", "fortran")
 # jax-avx2: the JAX solver with XLA:CPU allowed AVX2 + FMA (as the Fortran
@@ -244,7 +239,9 @@ def run_point(point: dict, problem_dir: str, args, log) -> dict:
         "--steps", str(point["steps"]), "--warmup", str(args.warmup),
         "--repeats", str(args.repeats), "--precision", point["precision"]]
     env = dict(os.environ)
-    env.setdefault("JAX_COMPILATION_CACHE_DIR", compile_cache_dir())  # dycore.runtime's
+    from dycore.runtime import compile_cache_dir
+
+    env.setdefault("JAX_COMPILATION_CACHE_DIR", compile_cache_dir())
     env.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
     if impl == "jax-avx2":
         flags = re.sub(r"--xla_cpu_max_isa=\S+", "", env.get("XLA_FLAGS", ""))

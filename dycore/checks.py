@@ -91,3 +91,37 @@ def check_number(key: str, value: Any, positive=False, non_negative=False,
 def _check_float(key: str, value: Any, positive=False, non_negative=False,
                  dtype: str = "float64") -> None:
     check_number(f"config key {key!r}", value, positive, non_negative, dtype)
+
+
+def check_outputs(value, choices) -> None:
+    """``outputs``: a list of distinct names, each one of ``choices``."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"config key 'outputs': must be a list of names, got {_show(value)}")
+    for name in value:
+        _check_choice("outputs", name, tuple(choices))
+    if len(set(value)) != len(value):
+        raise ConfigError(f"config key 'outputs': a name is listed twice in {list(value)}")
+
+
+def check_run_keys(cfg, outputs) -> None:
+    """The keys of every geometry (plane and sphere): the numerics' choices,
+    dtype, t_end, g, cfl, dt, output_interval, output, ``outputs`` (names
+    from ``outputs``), start_date, progress_interval."""
+    from dycore.operators.reconstruction import LIMITERS
+    from dycore.operators.riemann import RIEMANN_SOLVERS
+    from dycore.timestepping import TIME_STEPPERS
+
+    _check_choice("limiter", cfg.limiter, tuple(LIMITERS))
+    _check_choice("riemann", cfg.riemann, tuple(RIEMANN_SOLVERS))
+    _check_choice("time_stepper", cfg.time_stepper, tuple(TIME_STEPPERS))
+    _check_choice("dtype", cfg.dtype, DTYPES)
+    for key in ("t_end", "g", "cfl"):
+        _check_float(key, getattr(cfg, key), positive=True, dtype=cfg.dtype)
+    for key in ("dt", "output_interval"):
+        if getattr(cfg, key) is not None:
+            _check_float(key, getattr(cfg, key), positive=True, dtype=cfg.dtype)
+    if cfg.output is not None and not isinstance(cfg.output, str):
+        raise ConfigError(f"config key 'output': must be a file path, got {_show(cfg.output)}")
+    check_outputs(cfg.outputs, outputs)
+    _check_date(cfg.start_date)
+    _check_float("progress_interval", cfg.progress_interval, positive=True)

@@ -13,9 +13,10 @@ import difflib
 import tomllib
 from dataclasses import dataclass, field
 
-from dycore.cases import CASES, get_case
+from dycore.cases import CASES, get_case, is_sphere
 from dycore.checks import (DTYPES, MAX_CELLS, _check_choice, _check_date,  # noqa: F401
-                           _check_float, _check_int, _normal, _show, check_number)
+                           _check_float, _check_int, _normal, _show, check_number,
+                           check_run_keys)
 from dycore.errors import ConfigError
 from dycore.operators.reconstruction import LIMITERS, SCHEMES, make_reconstruction
 from dycore.operators.riemann import RIEMANN_SOLVERS
@@ -187,13 +188,12 @@ class Config:
 
     # -- validation ---------------------------------------------------------
     def validate(self) -> None:
-        if CASES.get(self.case) is not None and CASES[self.case].geometry == "sphere":
+        if is_sphere(self.case):
             return CASES[self.case].validate_config(self)
+        from dycore.diagnostics import DERIVED
+
         _check_choice("scheme", self.scheme, SCHEMES)
-        _check_choice("limiter", self.limiter, tuple(LIMITERS))
-        _check_choice("riemann", self.riemann, tuple(RIEMANN_SOLVERS))
-        _check_choice("time_stepper", self.time_stepper, tuple(TIME_STEPPERS))
-        _check_choice("dtype", self.dtype, DTYPES)
+        check_run_keys(self, DERIVED)
         for key in ("bc_west", "bc_east", "bc_south", "bc_north"):
             _check_choice(key, getattr(self, key), BOUNDARY_KINDS + OPEN_KINDS)
             check_open_boundary(key, getattr(self, key), getattr(self, key + "_discharge"),
@@ -206,17 +206,12 @@ class Config:
             raise ConfigError("config keys 'bc_south'/'bc_north': periodic must be set on both sides")
         for key in ("nx", "ny"):
             _check_int(key, getattr(self, key), minimum=1, maximum=MAX_CELLS)
-        for key in ("lx", "ly", "t_end", "g", "cfl", "dry_tolerance"):
+        for key in ("lx", "ly", "dry_tolerance"):
             _check_float(key, getattr(self, key), positive=True, dtype=self.dtype)
         for key in ("x0", "y0", "f0", "beta"):
             _check_float(key, getattr(self, key), dtype=self.dtype)
         for key in ("drag_linear", "drag_quadratic", "slope_threshold"):
             _check_float(key, getattr(self, key), non_negative=True, dtype=self.dtype)
-        if self.dt is not None:
-            _check_float("dt", self.dt, positive=True, dtype=self.dtype)
-        if self.output_interval is not None:
-            _check_float("output_interval", self.output_interval, positive=True,
-                         dtype=self.dtype)
         for key, length, n in (("lx", self.lx, self.nx), ("ly", self.ly, self.ny)):
             spacing = length / n
             if not _normal(spacing, self.dtype):
@@ -229,14 +224,10 @@ class Config:
             if "wall" in sides and n < halo:
                 raise ConfigError(f"config key {key!r}: a wall boundary needs at least {halo} "
                                   f"cells for the {self.scheme} scheme's halo, got {n}")
-        for key in ("output", "initial_file"):
-            value = getattr(self, key)
-            if value is not None and (not isinstance(value, str)
-                                      or (key == "initial_file" and not value)):
-                raise ConfigError(f"config key {key!r}: must be a file path, got {_show(value)}")
-        _check_outputs(self.outputs)
-        _check_date(self.start_date)
-        _check_float("progress_interval", self.progress_interval, positive=True)
+        if self.initial_file is not None and (not isinstance(self.initial_file, str)
+                                              or not self.initial_file):
+            raise ConfigError(f"config key 'initial_file': must be a file path, got "
+                              f"{_show(self.initial_file)}")
         if self.procs is not None:
             if not isinstance(self.procs, (list, tuple)):
                 raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "
@@ -245,17 +236,6 @@ class Config:
                 parse_procs(self.procs)  # the one check of a process grid's shape
             except DecompositionError as err:
                 raise ConfigError(str(err)) from None
-
-
-def _check_outputs(value) -> None:
-    from dycore.diagnostics import DERIVED
-
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"config key 'outputs': must be a list of names, got {_show(value)}")
-    for name in value:
-        _check_choice("outputs", name, tuple(DERIVED))
-    if len(set(value)) != len(value):
-        raise ConfigError(f"config key 'outputs': a name is listed twice in {list(value)}")
 
 
 def check_keys(values: dict) -> None:

@@ -195,23 +195,34 @@ class Simulation:
             b_padded = self.pad_bed(params)
         fields = self.model.fields
         arrays = tuple(getattr(state, f.name) for f in fields)
-        if self._timed_boundaries:
-            padded = self.fill(arrays, fields, t=jnp.asarray(0.0 if t is None else t,
-                                                             jnp.result_type(float)))
-        else:
-            padded = self.fill(arrays, fields)
+        if self._timed:
+            t = jnp.asarray(0.0 if t is None else t, jnp.result_type(float))
+        # A side fill sees t only where boundary values vary in time (a
+        # user's own side fill need not take it).
+        padded = (self.fill(arrays, fields, t=t) if self._timed_boundaries
+                  else self.fill(arrays, fields))
         tendency = self.model.tendency((*padded, b_padded), state, params)
         if self.forcing is not None:
-            t = jnp.asarray(0.0 if t is None else t, jnp.result_type(float))
             extra = self.forcing(self.model.state_type(*padded), t, params, self.local_grid)
             tendency = jax.tree_util.tree_map(jnp.add, tendency, extra)
         return tendency
 
+    def signal_rate(self, state: State, params: Params | None = None):
+        """The largest (|u| + c)/dx + (|v| + c)/dy over all cells of all ranks
+        (1/s; dt times it is the Courant number); gradients stopped. Collective."""
+        params = self.params if params is None else params
+        return lax.stop_gradient(self.context.global_max(self.model.max_signal_rate(state,
+                                                                                    params)))
+
+    def describe_cell(self, i: int, j: int) -> str:
+        """The global cell (i, j) in words, for error messages."""
+        x, y = float(self.grid.x_centres()[i]), float(self.grid.y_centres()[j])
+        return (f"worst cell (i, j) = ({i}, {j}) of {self.grid.nx}x{self.grid.ny} at "
+                f"x = {x:.6g} m, y = {y:.6g} m")
+
     def stable_dt(self, state: State, params: Params | None = None):
         """CFL time step (s), the same on every rank; gradients stopped."""
-        params = self.params if params is None else params
-        rate = self.context.global_max(self.model.max_signal_rate(state, params))
-        rate = lax.stop_gradient(rate)
+        rate = self.signal_rate(state, params)
         return self.config.cfl / jnp.where(rate > 0, rate, jnp.inf)
 
     def time_step(self, state: State, params: Params | None = None):

@@ -21,12 +21,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from dycore.cases.base import Case
-from dycore.checks import (DTYPES, MAX_CELLS, _check_choice, _check_date, _check_float,
-                           _check_int, _show)
+from dycore.checks import MAX_CELLS, _check_int, _show, check_run_keys
 from dycore.errors import ConfigError
-from dycore.operators.reconstruction import LIMITERS
-from dycore.operators.riemann import RIEMANN_SOLVERS
-from dycore.timestepping import TIME_STEPPERS
 
 DAY = 86400.0
 GRAVITY = 9.80616
@@ -106,29 +102,8 @@ class SphereCase(Case):
 
     def validate_config(self, cfg) -> None:
         refuse_plane_keys(cfg)
-        _check_choice("limiter", cfg.limiter, tuple(LIMITERS))
-        _check_choice("riemann", cfg.riemann, tuple(RIEMANN_SOLVERS))
-        _check_choice("time_stepper", cfg.time_stepper, tuple(TIME_STEPPERS))
-        _check_choice("dtype", cfg.dtype, DTYPES)
+        check_run_keys(cfg, OUTPUTS)
         _check_int("nx", cfg.nx, minimum=MIN_CELLS, maximum=MAX_CELLS)
-        for key in ("t_end", "g", "cfl"):
-            _check_float(key, getattr(cfg, key), positive=True, dtype=cfg.dtype)
-        for key in ("dt", "output_interval"):
-            if getattr(cfg, key) is not None:
-                _check_float(key, getattr(cfg, key), positive=True, dtype=cfg.dtype)
-        if cfg.output is not None and not isinstance(cfg.output, str):
-            raise ConfigError(f"config key 'output': must be a file path, got "
-                              f"{_show(cfg.output)}")
-        outputs = cfg.outputs
-        if not isinstance(outputs, (list, tuple)) or not all(isinstance(v, str) for v in outputs):
-            raise ConfigError(f"config key 'outputs': must be a list of names, got "
-                              f"{_show(outputs)}")
-        for name in outputs:
-            _check_choice("outputs", name, OUTPUTS)
-        if len(set(outputs)) != len(outputs):
-            raise ConfigError(f"config key 'outputs': a name is listed twice in {list(outputs)}")
-        _check_date(cfg.start_date)
-        _check_float("progress_interval", cfg.progress_interval, positive=True)
 
 
 _ALPHA = {"alpha": 0.0}

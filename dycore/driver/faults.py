@@ -30,11 +30,8 @@ class NonFinite(Exception):
 
 
 def signal_rate(sim, state) -> float:
-    """max((|u| + c)/dx + (|v| + c)/dy) over all ranks (1/s), or what the
-    model computes itself (``sim.signal_rate``, the sphere's); collective."""
-    if hasattr(sim, "signal_rate"):
-        return sim.signal_rate(state)
-    return float(sim.context.global_max(sim.model.max_signal_rate(state, sim.params.g)))
+    """The simulation's max CFL rate over all ranks (1/s); collective."""
+    return float(sim.signal_rate(state))
 
 
 def check_stability(sim, state, allow: bool) -> None:
@@ -81,13 +78,7 @@ def blow_up(sim, team, fault, state, t, step, ckpt_path, write_ckpt, writer, las
             "time step": "the time step became zero or non-finite"}[kind]
     if found:
         rank, (i, j) = found[0]
-        if hasattr(sim, "describe_cell"):  # the sphere: face, lon, lat
-            where = sim.describe_cell(i, j)
-        else:
-            x, y = float(sim.grid.x_centres()[i]), float(sim.grid.y_centres()[j])
-            where = (f"worst cell (i, j) = ({i}, {j}) of {cfg.nx}x{cfg.ny} at x = {x:.6g} m, "
-                     f"y = {y:.6g} m")
-        what += f", {where}" + (f" (rank {rank})" if ctx.size > 1 else "")
+        what += f", {sim.describe_cell(i, j)}" + (f" (rank {rank})" if ctx.size > 1 else "")
     if courant > CFL_LIMIT:
         cause = (f"the time step {dt:.3g} s is above the CFL stability limit {CFL_LIMIT / rate:.3g}"
                  f" s (Courant number {courant:.3g} > {CFL_LIMIT:g})")

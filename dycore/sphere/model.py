@@ -168,12 +168,17 @@ class SphereModel:
 
         return jax.vmap(one_tile)(padded, state, params.f, params.b, self.geometry)
 
-    def stable_dt(self, state, params=None):
-        """CFL time step (s): cfl over the global max rate; gradients stopped."""
+    def signal_rate(self, state, params=None):
+        """The global max CFL rate (1/s; dt times it is the Courant number)
+        over all tiles of all ranks; gradients stopped. Collective."""
         params = self.params if params is None else params
         rates = jax.vmap(lambda st, geo: self.model.max_signal_rate(st, params, geo))(
             state, self.geometry)
-        return self.cfl / lax.stop_gradient(self.context.global_max(rates))
+        return lax.stop_gradient(self.context.global_max(rates))
+
+    def stable_dt(self, state, params=None):
+        """CFL time step (s): cfl over the global max rate; gradients stopped."""
+        return self.cfl / self.signal_rate(state, params)
 
     def step(self, state, params=None, dt=None):
         params = self.params if params is None else params

@@ -130,13 +130,9 @@ class SphereSimulation:
         :func:`dycore.advance.advance`)."""
         return advance(self, state, t, t_stop, params, max_steps=max_steps, report=report)
 
-    def signal_rate(self, state, params=None) -> float:
-        """The global max CFL rate (1/s): dt * rate is the Courant number. Collective."""
-        params = self.params if params is None else params
-        s = self.sphere
-        rates = jax.vmap(lambda st, geo: s.model.max_signal_rate(st, params, geo))(
-            state, s.geometry)
-        return float(self.context.global_max(rates))
+    def signal_rate(self, state, params=None):
+        """The global max CFL rate (1/s; :meth:`SphereModel.signal_rate`). Collective."""
+        return self.sphere.signal_rate(state, params)
 
     # ------------------------------------------------------------ diagnostics
     def global_sum(self, x):
