@@ -66,7 +66,7 @@ endef
 MPI4_TESTS ?= tests/test_parallel_mpi.py tests/test_autodiff_mpi.py tests/test_restart_mpi.py
 
 test: setup
-	$(PYTEST) -q tests
+	$(PYTEST) -q --durations=30 tests
 	$(call mpi_pytest,-n 2,tests)
 	$(call mpi_pytest,--oversubscribe -n 4,$(MPI4_TESTS))
 
