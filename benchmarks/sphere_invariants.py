@@ -29,20 +29,29 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 KEYS = ("mass", "tracer_mass", "energy", "potential_enstrophy")
 
 
-def run_case(case, n, days, every):
-    """One run; returns the row (drifts per sample, end-time drift, timings)."""
+def fixed_step(model, s0, days, every):
+    """(days, samples, interval s, steps per interval, dt) of a run of ``days``
+    (None: the case's length) sampled every ``every`` days: the CFL step of
+    ``s0`` shortened so that a whole number of steps makes each interval."""
     import jax.numpy as jnp
 
+    from dycore.sphere import DAY
+
+    days = model.data.days if days is None else days
+    samples = max(1, round(days / every))
+    interval = days * DAY / samples
+    steps = math.ceil(interval / float(model.stable_dt(s0)))
+    return days, samples, interval, steps, jnp.asarray(interval / steps)
+
+
+def run_case(case, n, days, every):
+    """One run; returns the row (drifts per sample, end-time drift, timings)."""
     from dycore.sphere import DAY, SphereModel
     from dycore.sphere.diagnostics import invariants
 
     model = SphereModel(n, case=case, tracer=True)
     s0 = model.initial_state()
-    days = model.data.days if days is None else days
-    samples = max(1, round(days / every))
-    interval = days * DAY / samples
-    steps = math.ceil(interval / float(model.stable_dt(s0)))
-    dt = jnp.asarray(interval / steps)
+    days, samples, interval, steps, dt = fixed_step(model, s0, days, every)
     i0 = invariants(model, s0)
     series, s, tic = [], s0, time.perf_counter()
     for k in range(samples):

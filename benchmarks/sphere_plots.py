@@ -11,6 +11,10 @@ PNGs (by default to docs/images/):
 - ``galewsky_day6.png``: the jet of Galewsky, Scott & Polvani (2004, Tellus
   56A, 429-440), relative vorticity (1/s) at day 6 over 0-90 N, contours
   every 2e-5 1/s, negative dashed, zero left out (their Fig. 4);
+- ``galewsky_unperturbed_day6.png``: the same jet without the bump (it
+  should stay zonal), relative vorticity at day 6 over 0-90 N, same
+  contours, with the cube's panel edges drawn (grey), to show the cube's
+  wave-4 imprint;
 - ``tc2_error.png``: W92 test 2 at alpha = 0 and pi/4 (the flow over the
   cube's vertices), the height error h - h_exact (m) after 5 days, with
   the cube's panel edges and the flow's rotation poles drawn, to show
@@ -35,7 +39,7 @@ import time
 import numpy as np
 
 IMAGES = pathlib.Path(__file__).resolve().parent.parent / "docs" / "images"
-PLOTS = ("tc2", "tc5", "tc6", "galewsky")
+PLOTS = ("tc2", "tc5", "tc6", "galewsky", "galewsky_unperturbed")
 
 
 def _pyplot():
@@ -100,8 +104,10 @@ def _figure(plt, title, lat_range=(-90, 90)):
 
 
 def _contours(plt, path, lon, lat, field, step, title, units, lat_range=(-90, 90),
-              dashed_negative=False):
+              dashed_negative=False, edges=None):
     fig, ax = _figure(plt, title, lat_range)
+    for x, y in edges or ():
+        ax.plot(x, y, "-", color="0.5", linewidth=0.6)
     levels = np.arange(math.floor(field.min() / step) * step, field.max() + step, step)
     if len(levels) < 2:
         levels = np.linspace(field.min(), field.max() + 1e-12 * abs(field.max()) + 1e-30, 3)
@@ -164,16 +170,19 @@ def make_plots(n=48, n_galewsky=96, out=IMAGES, plots=PLOTS, days=None, nlon=360
             path = out / "tc6_day14.png"
             _contours(plt, path, lon, lat, h, 100.0, f"Williamson 6: h at day {d:g}, C{n} "
                       "(contours every 100 m)", "m")
-        elif name == "galewsky":
+        elif name in ("galewsky", "galewsky_unperturbed"):
             d = length(6.0)
-            model, _, s = run(n_galewsky, "galewsky", d)
+            perturbed = name == "galewsky"
+            model, _, s = run(n_galewsky, "galewsky", d, perturbed=perturbed)
             zeta_cells = vorticity(model, s)
             lon, lat, zeta = latlon(model, zeta_cells)
             notes.append(extremes(model, zeta_cells))
-            path = out / "galewsky_day6.png"
-            _contours(plt, path, lon, lat, zeta, 2e-5, f"Galewsky jet: relative vorticity at "
-                      f"day {d:g}, C{n_galewsky} (contours every 2e-5 1/s, negative dashed)",
-                      "1/s", lat_range=(0, 90), dashed_negative=True)
+            path = out / ("galewsky_day6.png" if perturbed else "galewsky_unperturbed_day6.png")
+            what = "" if perturbed else " without the bump; panel edges grey"
+            _contours(plt, path, lon, lat, zeta, 2e-5, f"Galewsky jet{what}: relative vorticity "
+                      f"at day {d:g}, C{n_galewsky} (contours every 2e-5 1/s, negative dashed)",
+                      "1/s", lat_range=(0, 90), dashed_negative=True,
+                      edges=None if perturbed else panel_edges(n_galewsky))
         elif name == "tc2":
             d = length(5.0)
             path = out / "tc2_error.png"
@@ -211,7 +220,8 @@ def make_plots(n=48, n_galewsky=96, out=IMAGES, plots=PLOTS, days=None, nlon=360
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nx", type=int, default=48, help="cells per face edge (TC2, TC5, TC6)")
-    p.add_argument("--nx-galewsky", type=int, default=96, help="cells per face edge (Galewsky)")
+    p.add_argument("--nx-galewsky", type=int, default=96,
+                   help="cells per face edge (Galewsky, with and without the bump)")
     p.add_argument("--plots", nargs="+", choices=PLOTS, default=list(PLOTS))
     p.add_argument("--days", type=float, default=None, help="override the run lengths")
     p.add_argument("--out", default=str(IMAGES), help="directory for the PNGs")

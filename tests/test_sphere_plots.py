@@ -1,8 +1,8 @@
 """benchmarks/sphere_plots.py on a tiny grid (C4, a few steps): every plot
-(TC5, TC6, Galewsky vorticity, the TC2 error with the panel edges) is
-written as a valid PNG under 200 kB, and the drawn panel edges lie on the
-cube's edges (equidistant from the two nearest face centres). Skipped
-without matplotlib."""
+(TC5, TC6, Galewsky vorticity with and without the bump, the TC2 error with
+the panel edges) is written as a valid PNG under 200 kB, and the drawn
+panel edges lie on the cube's edges (equidistant from the two nearest face
+centres). Skipped without matplotlib."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +20,8 @@ def test_every_plot_is_a_png(tmp_path):
     written = make_plots(n=4, n_galewsky=4, out=tmp_path, plots=PLOTS, days=0.1,
                          nlon=36, nlat=18)
     assert sorted(p.name for p in written) == sorted(
-        ["tc5_day15.png", "tc6_day14.png", "galewsky_day6.png", "tc2_error.png"])
+        ["tc5_day15.png", "tc6_day14.png", "galewsky_day6.png",
+         "galewsky_unperturbed_day6.png", "tc2_error.png"])
     for path in written:
         assert path.read_bytes()[:8] == PNG_MAGIC, path
         assert path.stat().st_size < 200_000, path          # small enough for docs/
