@@ -110,6 +110,8 @@ class Config:
     output_interval: float | None = key(None, "s", "model time between output frames "
                                         "(unset: the case's, else t_end / 10)")
     outputs: list = key(list, "", "derived output fields: u, v, eta, vorticity, pv, energy")
+    tracer: bool | None = key(None, "", "true: carry the passive tracer hq (sphere cases "
+                              "but williamson1; unset: none)")
     start_date: str = key("2000-01-01 00:00:00", "date",
                           "UTC date of t = 0, the output's 'seconds since' origin")
     procs: list | None = key(None, "", "MPI process grid [PX, PY] (unset: chosen)")
@@ -224,6 +226,10 @@ class Config:
             if "wall" in sides and n < halo:
                 raise ConfigError(f"config key {key!r}: a wall boundary needs at least {halo} "
                                   f"cells for the {self.scheme} scheme's halo, got {n}")
+        if self.tracer:
+            raise ConfigError(f"config key 'tracer': the passive tracer is carried on the "
+                              f"cubed sphere's cases only, not on the plane's case "
+                              f"{self.case!r}")
         if self.initial_file is not None and (not isinstance(self.initial_file, str)
                                               or not self.initial_file):
             raise ConfigError(f"config key 'initial_file': must be a file path, got "

@@ -6,8 +6,8 @@ does not import them, so that ``--list-cases`` and config checks stay light).
 
 On the sphere ``nx`` is the number of cells along each face edge (C nx:
 6 nx^2 cells); the keys of the plane's rectangle (``ny``, ``lx``, ``ly``,
-``x0``, ``y0``, the boundaries, ``f0``, ``beta``, drag, ``initial_file``,
-``procs``) are refused with a one-line error naming the key, and the
+``x0``, ``y0``, the boundaries, ``f0``, ``beta``, drag, ``procs``) are
+refused with a one-line error naming the key, and the
 plane's case parameters are unknown here as the sphere's are on the plane.
 
 Run lengths and constants follow the papers: Williamson et al. (1992,
@@ -35,8 +35,7 @@ OUTPUTS = ("vorticity",)
 PLANE_ONLY = ("ny", "lx", "ly", "x0", "y0", "bc_west", "bc_east", "bc_south", "bc_north",
               "bc_west_discharge", "bc_east_discharge", "bc_south_discharge",
               "bc_north_discharge", "bc_west_depth", "bc_east_depth", "bc_south_depth",
-              "bc_north_depth", "f0", "beta", "drag_linear", "drag_quadratic", "initial_file",
-              "procs")
+              "bc_north_depth", "f0", "beta", "drag_linear", "drag_quadratic", "procs")
 """Config keys of the plane that a sphere case refuses when set."""
 FIXED = {"scheme": "muscl", "slope_threshold": 0.01, "dry_tolerance": 1e-10}
 """Keys with a default that the sphere's numerics do not (yet) let one change."""
@@ -104,6 +103,16 @@ class SphereCase(Case):
         refuse_plane_keys(cfg)
         check_run_keys(cfg, OUTPUTS)
         _check_int("nx", cfg.nx, minimum=MIN_CELLS, maximum=MAX_CELLS)
+        if cfg.tracer not in (True, False, None):
+            raise ConfigError(f"config key 'tracer': must be true or false, got "
+                              f"{_show(cfg.tracer)}")
+        if cfg.tracer and self.model_case == "williamson1":
+            raise ConfigError("config key 'tracer': case 'williamson1' is itself the advection "
+                              "of a passive density (h); it carries no second tracer")
+        if cfg.initial_file is not None and (not isinstance(cfg.initial_file, str)
+                                             or not cfg.initial_file):
+            raise ConfigError(f"config key 'initial_file': must be a file path, got "
+                              f"{_show(cfg.initial_file)}")
 
 
 _ALPHA = {"alpha": 0.0}

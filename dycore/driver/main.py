@@ -211,6 +211,8 @@ def _simulate(args, team, stop) -> int:
 
     t_start = t
     mass0 = sim.mass(state)
+    tracer_mass = getattr(sim, "tracer_mass", None)  # the sphere's passive tracer, if carried
+    tracer0 = tracer_mass(state) if tracer_mass else None
     wall0 = time.perf_counter()
     sim.advance(state, t, t)  # zero steps: compiles the stepping loop
     compile_s = time.perf_counter() - wall0
@@ -248,6 +250,7 @@ def _simulate(args, team, stop) -> int:
                           f"{ckpt_path} holds this state{kept}; resume with: "
                           + resume_hint(ctx.size, ckpt_path, cfg.output, step0 + steps))
         mass1 = sim.mass(state)
+        tracer1 = tracer_mass(state) if tracer0 is not None else None
         if writer:
             writer.close()
         wall = time.perf_counter() - wall0
@@ -259,12 +262,16 @@ def _simulate(args, team, stop) -> int:
     per_step = 1e3 * stepping_s / steps / mcells if steps else float("nan")
     rate = steps * sim.n_cells / stepping_s if stepping_s > 0 else float("nan")
     drift = (mass1 - mass0) / mass0 if mass0 else mass1 - mass0
+    tracer_text = ""
+    if tracer0 is not None:
+        tracer_drift = (tracer1 - tracer0) / tracer0 if tracer0 else tracer1 - tracer0
+        tracer_text = f", relative tracer mass drift {tracer_drift:.2e}"
     say(ctx.rank, quiet,
         f"dycore: done: {steps} steps to t = {t:g} s (from t = {t_start:g} s, now at step "
         f"{step0 + steps}) on {ctx.size} rank(s) in {wall:.2f} s wall, of which JIT compile "
         f"{compile_s:.2f} s and stepping {stepping_s:.2f} s; stepping only (compile and I/O "
         f"excluded): {per_step:.3g} ms/step/Mcell, {rate:.3g} cells/s; relative mass drift "
-        f"{drift:.2e}")
+        f"{drift:.2e}{tracer_text}")
     return EXIT_OK
 
 

@@ -143,11 +143,14 @@ class SphereModel:
         if self.advection:
             return AdvectionState(jnp.asarray(h, self.dtype))
         m = [h * self.take(d.velocity[..., k]) for k in range(3)]
-        hq = None
-        if self.tracer:
-            bell = williamson1(self._r_global, self.radius, self.omega, self.g).h / 1000.0
-            hq = jnp.asarray(h * self.take(bell), self.dtype)
+        hq = jnp.asarray(h * self.initial_mixing_ratio(), self.dtype) if self.tracer else None
         return SphereState(*(jnp.asarray(q, self.dtype) for q in (h, *m)), hq=hq)
+
+    def initial_mixing_ratio(self):
+        """The tracer's initial q (1) on this process's tiles: a cosine bell
+        of amplitude 1 at (3 pi/2, 0), radius a/3 (Williamson test 1's)."""
+        bell = williamson1(self._r_global, self.radius, self.omega, self.g).h / 1000.0
+        return self.take(bell)
 
     # ------------------------------------------------------------ dynamics
     def fill(self, fields):

@@ -25,6 +25,7 @@ from dycore.advance import advance, advance_loop
 from dycore.cases import get_case, is_sphere
 from dycore.config import Config
 from dycore.equations.base import Field
+from dycore.equations.sphere_shallow_water import TRACER
 from dycore.errors import ConfigError
 from dycore.runtime import X64_HINT, x64_enabled
 from dycore.sphere.cases import lon_lat
@@ -72,14 +73,19 @@ class SphereSimulation:
             self.sphere = SphereModel(
                 cfg.nx, case=self.case.model_case, g=cfg.g, limiter=cfg.limiter,
                 riemann=cfg.riemann, time_stepper=cfg.time_stepper, cfl=cfg.cfl,
-                dtype=self.dtype, comm=comm, **self.case.model_options(cfg.case_params))
+                dtype=self.dtype, comm=comm, tracer=bool(cfg.tracer),
+                **self.case.model_options(cfg.case_params))
         except DecompositionError as err:
             raise ConfigError(str(err)) from None
         s = self.sphere
         self.model, self.context, self.params, self.halo = s.model, s.context, s.params, s.halo
         self.grid = SphereFileGrid(s.grid)
         self.tile = tile_of(s.boxes, s.n)
-        self._east, self._north = (jnp.asarray(v, self.dtype) for v in east_north(s._r))
+        east, north = east_north(s._r)
+        self._east, self._north = (jnp.asarray(v, self.dtype) for v in (east, north))
+        self._initial = None
+        if cfg.initial_file is not None:  # this process's tiles of the file's state and bed
+            self._initial = self._read_initial(cfg.initial_file, east, north)
         self._advance_compiled = jax.jit(functools.partial(advance_loop, self))
         self._derive = {}
 
@@ -89,15 +95,32 @@ class SphereSimulation:
         return self.sphere.grid.n_cells
 
     # ------------------------------------------------------------ states
+    def _read_initial(self, path, east, north):
+        """The state from ``config.initial_file`` (see :mod:`dycore.sphere.initial`);
+        its bed, if it has one, replaces the case's in ``params``."""
+        from dycore.sphere.initial import read_sphere_initial
+
+        s = self.sphere
+        given, bed = read_sphere_initial(path, s, momentum=not s.advection, tracer=s.tracer,
+                                         east=east, north=north)
+        if s.tracer and "hq" not in given:
+            given["hq"] = given["h"] * s.initial_mixing_ratio()
+        if bed is not None and not s.advection:
+            self.params = s.params = self.params.replace(b=jnp.asarray(bed, self.dtype))
+        state = s.initial_state()
+        return state.replace(**{k: jnp.asarray(v, self.dtype) for k, v in given.items()})
+
     def initial_state(self):
-        """The case's initial state on this process's tiles, (T, ny, nx) arrays."""
-        return self.sphere.initial_state()
+        """The case's initial state on this process's tiles, (T, ny, nx)
+        arrays (the one read from ``config.initial_file`` when set, see
+        :mod:`dycore.sphere.initial`)."""
+        return self.sphere.initial_state() if self._initial is None else self._initial
 
     def exact_state(self, t: float):
         """The exact state at time t (s) where the case has one (Williamson
         test 2, the lake at rest: the initial state), else None."""
         steady = self.case.model_case in ("williamson2", "lake_at_rest")
-        return self.initial_state() if steady else None
+        return self.sphere.initial_state() if steady else None
 
     # ------------------------------------------------------------ dynamics
     def pad_bed(self, params):
@@ -142,6 +165,11 @@ class SphereSimulation:
         """Total volume (m^3), exactly rounded: the same on every rank count (collective)."""
         return self.sphere.mass(state)
 
+    def tracer_mass(self, state):
+        """Total tracer volume hq (m^3), exactly rounded, or None without the
+        tracer (collective)."""
+        return self.sphere.tracer_mass(state) if self.sphere.tracer else None
+
     def gather(self, state) -> dict | None:
         """Global (6, N, N) numpy arrays {field name: array} on the root, None elsewhere."""
         out = {f.name: self.context.gather(np.asarray(getattr(state, f.name)))
@@ -177,6 +205,7 @@ class SphereSimulation:
 
         names = tuple(self.config.outputs)
         extra = (VORTICITY,) if "vorticity" in names else ()
+        tracer = (TRACER,) if self.sphere.tracer else ()
         if names not in self._derive:
             def compute(state):
                 u, v = self.velocity(state)
@@ -188,6 +217,7 @@ class SphereSimulation:
         compute = self._derive[names]
 
         def derive(state):
-            return SimpleNamespace(h=state.h, **compute(state))
+            passive = {"hq": state.hq} if tracer else {}
+            return SimpleNamespace(h=state.h, **passive, **compute(state))
 
-        return (self.model.fields[0],) + VELOCITY + extra, derive
+        return (self.model.fields[0],) + tracer + VELOCITY + extra, derive
