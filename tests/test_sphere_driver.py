@@ -226,3 +226,16 @@ def test_plot_refuses_sphere_output_with_one_line(runs):
     with h5py.File(runs / "a.h5", "r") as f, pytest.raises(PlotError) as err:
         view_of(f)
     assert "interpolate_latlon" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_negative_density_of_williamson1_is_a_one_line_blow_up(tmp_path, capsys, monkeypatch):
+    """The bell's unlimited one-sided panel-edge values undershoot below 0
+    at C4 in the first step; the driver reports it as a blow-up of the
+    advection's own kind (it used to raise KeyError: 'negative density')."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["--case", "williamson1", "--nx", "4", "--set", "dt=3600", "--t-end", "7200",
+                 "--quiet", "--output", str(tmp_path / "w1.h5")])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert len(err.splitlines()) == 1 and err.startswith("dycore: error: blow-up at step 1"), err
+    assert "negative density, worst cell (face, j, i)" in err and "Traceback" not in err

@@ -74,8 +74,9 @@ def blow_up(sim, team, fault, state, t, step, ckpt_path, write_ckpt, writer, las
     if writer:
         writer.close()
     what = {"non-finite": "non-finite values (NaN or inf)",
-            "negative depth": "negative depth",
-            "time step": "the time step became zero or non-finite"}[kind]
+            "time step": "the time step became zero or non-finite"}.get(kind, kind)
+    # otherwise the equation set's violation_name: "negative depth", or
+    # "negative density" (the sphere's Williamson test 1)
     if found:
         rank, (i, j) = found[0]
         what += f", {sim.describe_cell(i, j)}" + (f" (rank {rank})" if ctx.size > 1 else "")
