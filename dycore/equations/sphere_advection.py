@@ -61,6 +61,8 @@ class SphereAdvection:
 
     limiter: Callable
     halo: int = 2
+    undershoot_tolerance: float = 0.0
+    """Depth (m) of negative density that :meth:`violation` still accepts."""
 
     name = "sphere_advection"
     fields = FIELDS
@@ -71,7 +73,8 @@ class SphereAdvection:
     violation_name = "negative density"
 
     def violation(self, state):
-        return jnp.where(state.h < 0.0, -state.h, 0.0)
+        """Per cell, the negative density beyond ``undershoot_tolerance`` (m), else 0."""
+        return jnp.where(state.h < -self.undershoot_tolerance, -state.h, 0.0)
 
     def max_signal_rate(self, state, params, geometry):
         """Max over cells of the outflow through its edges over its area (1/s)."""

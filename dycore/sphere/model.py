@@ -26,6 +26,7 @@ amplitude 1 at (3 pi/2, 0)).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import jax
@@ -47,6 +48,12 @@ from parallel.cube_context import make_cube_context
 OMEGA = 7.292e-5
 GRAVITY = 9.80616
 DAY = 86400.0
+UNDERSHOOT_FRACTION = 0.05
+"""Williamson test 1: the blow-up check flags a negative density only below
+-UNDERSHOOT_FRACTION times the bell's peak (50 m of 1000 m). The panel-edge
+values are unlimited one-sided extrapolations, so the bell's foot
+undershoots (min -9.4 m at C12, -1.5 m at C96, -0.42 m at C192 over 12
+days, benchmarks/results/sphere_tc1.md)."""
 SPHERE_CASES = tuple(CASES) + ("galewsky",)
 
 
@@ -107,6 +114,10 @@ class SphereModel:
         self.data = self._case_data()
         extra = None
         if self.advection:
+            # Undershoots of the advected density within UNDERSHOOT_FRACTION
+            # of its initial peak are the scheme's, not a blow-up.
+            self.model = dataclasses.replace(
+                self.model, undershoot_tolerance=UNDERSHOOT_FRACTION * float(np.max(self.data.h)))
             u0 = 2.0 * math.pi * radius / (12.0 * DAY)
             extra = {"flux": solid_body_fluxes(self.grid, self.data.axis, u0)}
         self.geometry = tile_geometry(global_geometry(self.grid, extra), self.n, self.boxes, dtype)
