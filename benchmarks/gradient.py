@@ -1,6 +1,7 @@
 """Cost of reverse-mode differentiation through the solver (issue 4).
 
     .venv/bin/python -m benchmarks.gradient [--n 256] [--steps 20] [--lengths 100 1000 10000]
+                                            [--scheme muscl|weno5z] [--out FILE]
 
 Two measurements on the unstable jet (MUSCL-MC, HLLC, SSP-RK3, fixed dt):
 
@@ -33,8 +34,8 @@ runtime.configure()  # float64, bit-for-bit XLA:CPU setting
 MODES = (None, "step", "nested")
 
 
-def build(n: int) -> Simulation:
-    return Simulation(Config(case="unstable_jet", nx=n, ny=n, dt=20.0 * 256 / n))
+def build(n: int, scheme: str = "muscl") -> Simulation:
+    return Simulation(Config(case="unstable_jet", nx=n, ny=n, dt=20.0 * 256 / n, scheme=scheme))
 
 
 def loss_fn(sim, steps, checkpoint):
@@ -90,12 +91,15 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=20, help="rollout length for the timing")
     p.add_argument("--lengths", type=int, nargs="+", default=[100, 1000, 10000],
                    help="rollout lengths for the memory table")
+    p.add_argument("--scheme", default="muscl", choices=("muscl", "weno5z"))
     p.add_argument("--out", default="benchmarks/results/gradient.json")
     args = p.parse_args(argv)
-    sim = build(args.n)
-    result = {"n": args.n, "machine": platform.processor() or platform.machine(),
+    sim = build(args.n, args.scheme)
+    result = {"n": args.n, "scheme": args.scheme,
+              "machine": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "jax": jax.__version__,
-              "xla_flags": os.environ.get("XLA_FLAGS", "")}
+              "xla_flags": os.environ.get("XLA_FLAGS", ""),
+              "load_average": os.getloadavg()}
     result["timing"] = timing(sim, args.steps)
     print(result["timing"], flush=True)
     result["memory"] = memory(sim, args.lengths)

@@ -240,7 +240,11 @@ class Simulation:
         # Thin layers over a sloping bed get their momentum desingularised
         # after every stage (a no-op elsewhere; see thin_layer_projection).
         project = functools.partial(self.model.thin_layer_projection, b_padded=b_padded)
-        return self.time_stepper(rhs, state, dt, project=project)
+        # Reverse mode keeps only each stage's state and recomputes the
+        # tendency and the projection from it (about 5 states per step
+        # instead of ~157 residuals; docs/differentiation.md). The forward
+        # values are the same bit for bit.
+        return self.time_stepper(jax.checkpoint(rhs), state, dt, project=jax.checkpoint(project))
 
     def step(self, state: State, params: Params | None = None, dt=None, t=0.0) -> State:
         """One time step of length ``dt`` (default: :meth:`time_step`) from
@@ -313,7 +317,7 @@ class Simulation:
         return self._state_of(carry), snapshots
 
     def trajectory(self, state: State, params: Params | None = None, outer_steps: int = 1,
-                   inner_steps: int = 1, post_process=None, checkpoint: str | None = None,
+                   inner_steps: int = 1, post_process=None, checkpoint: str | None = "step",
                    t0: float = 0.0):
         """``outer_steps`` snapshots, one every ``inner_steps`` steps (jitted).
 
@@ -342,7 +346,7 @@ class Simulation:
                                          post_process, checkpoint, t0)
 
     def run(self, state: State, n_steps: int, params: Params | None = None,
-            checkpoint: str | None = None, t0: float = 0.0) -> State:
+            checkpoint: str | None = "step", t0: float = 0.0) -> State:
         """``n_steps`` steps with ``lax.scan`` (jitted; differentiable in state and params).
 
         Works under ``jax.grad``/``jax.vjp`` (adjoint), ``jax.jvp``
@@ -354,12 +358,16 @@ class Simulation:
         over ranks of per-rank losses (e.g. ``sim.global_sum(...)``).
 
         checkpoint: memory strategy for reverse-mode differentiation:
-            None      store every stage of every step (fastest, memory ~ T);
-            "step"    store one state per step, recompute the stages;
+            "step"    (default) store one state per step, recompute its
+                      stages in the backward pass (the fastest measured,
+                      ~1 state per step; docs/differentiation.md);
+            None      store every stage's state (~5 states per step; each
+                      tendency is recomputed from its stage's state);
             "nested"  store one state per block of ~sqrt(T) steps and one
                       per step inside the block being differentiated
                       (memory ~ sqrt(T), about one extra forward run).
-        The result is the same (bit for bit) in every mode.
+        The result is the same (bit for bit) in every mode; gradients agree
+        to round-off.
         t0: the model time (s) of ``state``, seen by a forcing and by
             boundary values that vary in time (the time
             rides along beside the state; the state alone is returned).
