@@ -115,6 +115,18 @@ class _Reader:
                           f"lx, ly, x0, y0 to match the file")
 
 
+def open_initial_file(path: str):
+    """``path`` opened read-only as HDF5, or a one-line ConfigError naming
+    the config key (missing file, not netCDF-4/HDF5)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"{KEY}: {path!r} not found")
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise ConfigError(f"{KEY}: {path!r} is not a netCDF-4/HDF5 file (a netCDF-3 file "
+                          f"can be converted with: nccopy -k nc4 IN OUT)") from None
+
+
 def read_initial(path, context, grid, tile, fields, bed):
     """({field name: this rank's (ny, nx) float64 array}, bed or None) from
     the file ``path`` (see the module docstring). ``fields``: the equation
@@ -124,14 +136,7 @@ def read_initial(path, context, grid, tile, fields, bed):
     path = os.fspath(path)
 
     def read():
-        if not os.path.isfile(path):
-            raise ConfigError(f"{KEY}: {path!r} not found")
-        try:
-            f = h5py.File(path, "r")
-        except OSError:
-            raise ConfigError(f"{KEY}: {path!r} is not a netCDF-4/HDF5 file (a netCDF-3 file "
-                              f"can be converted with: nccopy -k nc4 IN OUT)") from None
-        with f:
+        with open_initial_file(path) as f:
             r = _Reader(f, path, grid, tile)
             r.check_coordinates()
             b = r.read("b", "m") if _find(f, ("b",)) else None

@@ -36,7 +36,7 @@ import numpy as np
 
 from dycore.errors import ConfigError
 from dycore.io.collective import collectively
-from dycore.io.initial import KEY, _units_of, parse_units
+from dycore.io.initial import KEY, _units_of, open_initial_file, parse_units
 
 MOMENTUM = ("mx", "my", "mz")
 VELOCITY = ("u", "v")
@@ -94,14 +94,7 @@ def read_sphere_initial(path, model, *, momentum: bool, tracer: bool, east=None,
     path = os.fspath(path)
 
     def read():
-        if not os.path.isfile(path):
-            raise ConfigError(f"{KEY}: {path!r} not found")
-        try:
-            f = h5py.File(path, "r")
-        except OSError:
-            raise ConfigError(f"{KEY}: {path!r} is not a netCDF-4/HDF5 file (a netCDF-3 file "
-                              f"can be converted with: nccopy -k nc4 IN OUT)") from None
-        with f:
+        with open_initial_file(path) as f:
             r = _SphereReader(f, path, model.n, model.boxes)
             if not r.has("h"):
                 r.fail("no depth: expected a variable 'h' (m) on (face, y, x) or "
