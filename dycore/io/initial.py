@@ -65,6 +65,17 @@ def _units_of(ds) -> str | None:
     return value.decode() if isinstance(value, bytes) else (None if value is None else str(value))
 
 
+def check_kind_and_units(ds, name: str, units: str, fail) -> None:
+    """Call ``fail(text)`` unless the dataset ``ds`` holds numbers in ``units``."""
+    if ds.dtype.kind not in "fiu":
+        fail(f"variable {name!r} holds {ds.dtype} data, expected numbers")
+    found = _units_of(ds)
+    if found is None:
+        fail(f"variable {name!r} has no units attribute, expected {units!r}")
+    if parse_units(found) != parse_units(units):
+        fail(f"variable {name!r} is in {found!r}, expected {units!r}")
+
+
 def _find(f, names):
     return next((n for n in names if n in f and isinstance(f[n], h5py.Dataset)), None)
 
@@ -84,13 +95,7 @@ class _Reader:
         if ds.ndim not in (2, 3) or ds.shape[-2:] != (ny, nx) or (ds.ndim == 3 and not ds.shape[0]):
             self.fail(f"variable {name!r} has shape {ds.shape}, expected (y, x) = ({ny}, {nx}) "
                       f"or (time, {ny}, {nx}) for this grid")
-        if ds.dtype.kind not in "fiu":
-            self.fail(f"variable {name!r} holds {ds.dtype} data, expected numbers")
-        found = _units_of(ds)
-        if found is None:
-            self.fail(f"variable {name!r} has no units attribute, expected {units!r}")
-        if parse_units(found) != parse_units(units):
-            self.fail(f"variable {name!r} is in {found!r}, expected {units!r}")
+        check_kind_and_units(ds, name, units, self.fail)
         t = self.tile
         values = ds[-1, t.y_slice, t.x_slice] if ds.ndim == 3 else ds[t.y_slice, t.x_slice]
         values = np.asarray(values, dtype=np.float64)

@@ -36,7 +36,7 @@ import numpy as np
 
 from dycore.errors import ConfigError
 from dycore.io.collective import collectively
-from dycore.io.initial import KEY, _units_of, open_initial_file, parse_units
+from dycore.io.initial import KEY, check_kind_and_units, open_initial_file
 
 MOMENTUM = ("mx", "my", "mz")
 VELOCITY = ("u", "v")
@@ -60,13 +60,7 @@ class _SphereReader:
         if ds.ndim not in (3, 4) or ds.shape[-3:] != want or (ds.ndim == 4 and not ds.shape[0]):
             self.fail(f"variable {name!r} has shape {ds.shape}, expected (face, y, x) = "
                       f"{want} or (time, 6, {n}, {n}) for C{n}")
-        if ds.dtype.kind not in "fiu":
-            self.fail(f"variable {name!r} holds {ds.dtype} data, expected numbers")
-        found = _units_of(ds)
-        if found is None:
-            self.fail(f"variable {name!r} has no units attribute, expected {units!r}")
-        if parse_units(found) != parse_units(units):
-            self.fail(f"variable {name!r} is in {found!r}, expected {units!r}")
+        check_kind_and_units(ds, name, units, self.fail)
         last = (-1,) if ds.ndim == 4 else ()
         values = np.stack([np.asarray(ds[last + (b.face, b.y_slice, b.x_slice)], np.float64)
                            for b in self.boxes])
