@@ -232,19 +232,24 @@ class Simulation:
         return self.stable_dt(state, params)
 
     def _step_dt(self, state, params, dt, b_padded, t=None):
-        if not self._timed:
-            rhs = functools.partial(self._tendency, params=params, b_padded=b_padded)
-        else:
-            rhs = staged_rhs(self._tendency, params, b_padded, t, dt,
-                              STAGE_FRACTIONS[self.config.time_stepper])
-        # Thin layers over a sloping bed get their momentum desingularised
-        # after every stage (a no-op elsewhere; see thin_layer_projection).
-        project = functools.partial(self.model.thin_layer_projection, b_padded=b_padded)
         # Reverse mode keeps only each stage's state and recomputes the
         # tendency and the projection from it (about 5 states per step
         # instead of ~157 residuals; docs/differentiation.md). The forward
-        # values are the same bit for bit.
-        return self.time_stepper(jax.checkpoint(rhs), state, dt, project=jax.checkpoint(project))
+        # values are the same bit for bit. jax.checkpoint reuses its trace
+        # of a function for equal argument types, so the stage time is an
+        # argument, and staged_rhs (which counts the stages) stays outside.
+        stage_tendency = jax.checkpoint(
+            lambda s, t_stage: self._tendency(s, params=params, b_padded=b_padded, t=t_stage))
+        if not self._timed:
+            rhs = functools.partial(stage_tendency, t_stage=None)
+        else:
+            rhs = staged_rhs(lambda s, params, b_padded, t: stage_tendency(s, t), params,
+                             b_padded, t, dt, STAGE_FRACTIONS[self.config.time_stepper])
+        # Thin layers over a sloping bed get their momentum desingularised
+        # after every stage (a no-op elsewhere; see thin_layer_projection).
+        project = jax.checkpoint(functools.partial(self.model.thin_layer_projection,
+                                                   b_padded=b_padded))
+        return self.time_stepper(rhs, state, dt, project=project)
 
     def step(self, state: State, params: Params | None = None, dt=None, t=0.0) -> State:
         """One time step of length ``dt`` (default: :meth:`time_step`) from
