@@ -103,6 +103,12 @@ def check_outputs(value, choices) -> None:
         raise ConfigError(f"config key 'outputs': a name is listed twice in {list(value)}")
 
 
+def check_initial_file(value) -> None:
+    """ConfigError unless ``initial_file`` is unset or a non-empty path string."""
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"config key 'initial_file': must be a file path, got {_show(value)}")
+
+
 def check_run_keys(cfg, outputs) -> None:
     """The keys of every geometry (plane and sphere): the numerics' choices,
     dtype, t_end, g, cfl, dt, output_interval, output, ``outputs`` (names

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from dycore.cases import CASES, get_case, is_sphere
 from dycore.checks import (DTYPES, MAX_CELLS, _check_choice, _check_date,  # noqa: F401
                            _check_float, _check_int, _normal, _show, check_number,
-                           check_run_keys)
+                           check_initial_file, check_run_keys)
 from dycore.errors import ConfigError
 from dycore.operators.reconstruction import LIMITERS, SCHEMES, make_reconstruction
 from dycore.operators.riemann import RIEMANN_SOLVERS
@@ -230,10 +230,7 @@ class Config:
             raise ConfigError(f"config key 'tracer': the passive tracer is carried on the "
                               f"cubed sphere's cases only, not on the plane's case "
                               f"{self.case!r}")
-        if self.initial_file is not None and (not isinstance(self.initial_file, str)
-                                              or not self.initial_file):
-            raise ConfigError(f"config key 'initial_file': must be a file path, got "
-                              f"{_show(self.initial_file)}")
+        check_initial_file(self.initial_file)
         if self.procs is not None:
             if not isinstance(self.procs, (list, tuple)):
                 raise ConfigError(f"config key 'procs': must be two positive integers [PX, PY], "

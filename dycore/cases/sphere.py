@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from dycore.cases.base import Case
-from dycore.checks import MAX_CELLS, _check_int, _show, check_run_keys
+from dycore.checks import MAX_CELLS, _check_int, _show, check_initial_file, check_run_keys
 from dycore.errors import ConfigError
 
 DAY = 86400.0
@@ -109,10 +109,7 @@ class SphereCase(Case):
         if cfg.tracer and self.model_case == "williamson1":
             raise ConfigError("config key 'tracer': case 'williamson1' is itself the advection "
                               "of a passive density (h); it carries no second tracer")
-        if cfg.initial_file is not None and (not isinstance(cfg.initial_file, str)
-                                             or not cfg.initial_file):
-            raise ConfigError(f"config key 'initial_file': must be a file path, got "
-                              f"{_show(cfg.initial_file)}")
+        check_initial_file(cfg.initial_file)
 
 
 _ALPHA = {"alpha": 0.0}

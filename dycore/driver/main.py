@@ -175,6 +175,11 @@ class _DriverRun:
         return reports[0][1], next((s for s, _ in reports if s), 0)
 
 
+def _relative_change(before, after):
+    """(after - before) / before, or the plain difference where before is 0."""
+    return (after - before) / before if before else after - before
+
+
 def _simulate(args, team, stop) -> int:
     sim, restart_attrs = agreed(team, lambda: _setup(args, team))
     _check_stop(team, stop)
@@ -261,11 +266,9 @@ def _simulate(args, team, stop) -> int:
     mcells = sim.n_cells / 1e6
     per_step = 1e3 * stepping_s / steps / mcells if steps else float("nan")
     rate = steps * sim.n_cells / stepping_s if stepping_s > 0 else float("nan")
-    drift = (mass1 - mass0) / mass0 if mass0 else mass1 - mass0
-    tracer_text = ""
-    if tracer0 is not None:
-        tracer_drift = (tracer1 - tracer0) / tracer0 if tracer0 else tracer1 - tracer0
-        tracer_text = f", relative tracer mass drift {tracer_drift:.2e}"
+    drift = _relative_change(mass0, mass1)
+    tracer_text = ("" if tracer0 is None else
+                   f", relative tracer mass drift {_relative_change(tracer0, tracer1):.2e}")
     say(ctx.rank, quiet,
         f"dycore: done: {steps} steps to t = {t:g} s (from t = {t_start:g} s, now at step "
         f"{step0 + steps}) on {ctx.size} rank(s) in {wall:.2f} s wall, of which JIT compile "
