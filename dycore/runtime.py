@@ -55,13 +55,19 @@ def configure(*, x64: bool = True, reproducible: bool = True) -> list[str]:
     return changed
 
 
+CACHE_OFF = ("off", "0", "no", "none", "false")
+"""Values of ``$DYCORE_JAX_CACHE`` that turn the persistent cache off."""
+
+
 def compile_cache_dir() -> str:
     """Where the test suite, the benchmarks and the examples keep JAX's
     persistent compilation cache: ``$DYCORE_JAX_CACHE`` if set, else
     ``$XDG_CACHE_HOME/dycore/jax`` (``~/.cache/dycore/jax``). Outside the
     checkout, so a fresh clone on the same machine reuses what earlier runs
     compiled (compiling is most of the test suite's time). Entries are keyed
-    by the program and JAX version, so a stale entry is never used."""
+    by the program and JAX version, so a stale entry is never used.
+    ``DYCORE_JAX_CACHE=off`` turns the cache off (see
+    :func:`enable_compile_cache`)."""
     explicit = os.environ.get("DYCORE_JAX_CACHE")
     if explicit:
         return explicit
@@ -76,7 +82,10 @@ def enable_compile_cache(path: str | None = None, *, min_compile_s: float = 0.5)
     under ``min_compile_s`` seconds are not stored. The cache is not
     size-limited (JAX's limit needs the ``filelock`` package); delete the
     folder to reclaim the space. Returns the path, or None if it cannot be
-    created (the run goes on without a cache)."""
+    created or ``$DYCORE_JAX_CACHE`` is ``off`` (the run goes on without a
+    cache)."""
+    if os.environ.get("DYCORE_JAX_CACHE", "").strip().lower() in CACHE_OFF:
+        return None
     path = path or compile_cache_dir()
     try:
         os.makedirs(path, exist_ok=True)

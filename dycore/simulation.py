@@ -27,15 +27,14 @@ from dycore.config import Config
 from dycore.errors import ConfigError
 from dycore.runtime import X64_HINT, x64_enabled
 from dycore.advance import advance, advance_loop
-from dycore.forcing import (STAGE_FRACTIONS, check_closure_params, legacy_closure,
-                            staged_rhs)
+from dycore.forcing import check_closure_params, legacy_closure
 from dycore.equations.shallow_water import BED, ShallowWater
 from dycore.grid import Grid, LocalGrid, Tile
 from dycore.operators.reconstruction import make_reconstruction
 from dycore.open_boundaries import boundary_kinds
 from dycore.operators.riemann import make_riemann
 from dycore.state import Params, State
-from dycore.timestepping import make_time_stepper
+from dycore.timestepping import SCHEMES, advance_stages, make_time_stepper
 from parallel import DecompositionError, make_context
 from parallel.ghosts import Boundaries
 
@@ -105,6 +104,7 @@ class Simulation:
             dry_tolerance=cfg.dry_tolerance,
         )
         self.time_stepper = make_time_stepper(cfg.time_stepper)
+        self.stage_scheme = SCHEMES[cfg.time_stepper]
         self.x = self.tile.x_centres()
         self.y = self.tile.y_centres()
         if closure is not None and forcing is not None:
@@ -235,21 +235,24 @@ class Simulation:
         # Reverse mode keeps only each stage's state and recomputes the
         # tendency and the projection from it (about 5 states per step
         # instead of ~157 residuals; docs/differentiation.md). The forward
-        # values are the same bit for bit. jax.checkpoint reuses its trace
-        # of a function for equal argument types, so the stage time is an
-        # argument, and staged_rhs (which counts the stages) stays outside.
+        # values are the same bit for bit. The stages are one lax.scan
+        # (dycore.timestepping.advance_stages), which hands the tendency the stage
+        # time as a fraction c of dt.
         stage_tendency = jax.checkpoint(
             lambda s, t_stage: self._tendency(s, params=params, b_padded=b_padded, t=t_stage))
         if not self._timed:
-            rhs = functools.partial(stage_tendency, t_stage=None)
+            def rhs(s, c):
+                return stage_tendency(s, None)
         else:
-            rhs = staged_rhs(lambda s, params, b_padded, t: stage_tendency(s, t), params,
-                             b_padded, t, dt, STAGE_FRACTIONS[self.config.time_stepper])
+            t_start = 0.0 if t is None else t
+
+            def rhs(s, c):
+                return stage_tendency(s, t_start + c * dt)
         # Thin layers over a sloping bed get their momentum desingularised
         # after every stage (a no-op elsewhere; see thin_layer_projection).
         project = jax.checkpoint(functools.partial(self.model.thin_layer_projection,
                                                    b_padded=b_padded))
-        return self.time_stepper(rhs, state, dt, project=project)
+        return advance_stages(self.stage_scheme, rhs, state, dt, project=project)
 
     def step(self, state: State, params: Params | None = None, dt=None, t=0.0) -> State:
         """One time step of length ``dt`` (default: :meth:`time_step`) from

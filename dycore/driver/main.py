@@ -333,6 +333,10 @@ def main(argv=None) -> int:
     unraisable = sys.unraisablehook
     sys.unraisablehook = _quiet_h5py_dealloc(unraisable)
     changed = runtime.configure()  # float64 and bit-for-bit XLA:CPU (dycore/runtime.py)
+    # JAX's persistent compilation cache (~/.cache/dycore/jax; DYCORE_JAX_CACHE
+    # names another folder or "off"): a later run of the same set-up skips
+    # most of its compiles.
+    runtime.enable_compile_cache()
     team = Team(launcher_rank(), runtime=changed)
     code, message = EXIT_OK, None
     try:
