@@ -135,6 +135,8 @@ def compare(args) -> int:
     for case in args.cases:
         previous = None
         for n in args.sizes:
+            if args.cached_only and not (CACHE / f"{case}_C{n}.npz").exists():
+                continue
             model, h, facts = run_model(case, n, args.rerun)
             if args.runs_only:
                 print(json.dumps({"case": case, "n": n, **facts}), flush=True)
@@ -221,6 +223,8 @@ def main(argv=None) -> int:
     c.add_argument("--tag", default="sphere_reference")
     c.add_argument("--rerun", action="store_true",
                    help="run again even where CACHE has the end state")
+    c.add_argument("--cached-only", action="store_true",
+                   help="skip the sizes whose end state CACHE does not hold")
     c.add_argument("--runs-only", action="store_true",
                    help="only run (and cache) our model; no reference needed")
     v = sub.add_parser("converge", help="two references against each other")
