@@ -6,6 +6,7 @@
 #   make bench                 quick benchmarks (builds the Fortran baseline first)
 #   make fortran               the Fortran+MPI baseline benchmarks/fortran/build/swe_mpi
 #   make fortran-vec-report    which of its loops gfortran vectorised (-fopt-info-vec)
+#   make reference-env         .venv-reference/ with Dinosaur, for benchmarks/sphere_reference.py
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -137,3 +138,18 @@ examples: setup
 	  $(MPIRUN) $(MPIFLAGS) --oversubscribe -n $(EXAMPLES_NP) $(PYTHON) examples/$$ex.py $(EXAMPLEARGS) \
 	    || { echo "make: example $$ex failed"; rc=1; }; \
 	done; exit $$rc
+
+# The spectral reference of the sphere's tests 5, 6 and Galewsky
+# (benchmarks/sphere_reference.py make-reference; docs/sphere.md): Dinosaur,
+# Google's spectral transform dycore, in its own environment, never in
+# $(VENV) (it pins its own jax). Only that command needs it.
+REFERENCE_VENV := .venv-reference
+REFERENCE_REQS := dinosaur==1.5.1
+
+.PHONY: reference-env
+reference-env: $(REFERENCE_VENV)/.stamp
+
+$(REFERENCE_VENV)/.stamp:
+	python3 -m venv $(REFERENCE_VENV)
+	$(REFERENCE_VENV)/bin/pip install $(REFERENCE_REQS)
+	$(REFERENCE_VENV)/bin/pip freeze > $@
