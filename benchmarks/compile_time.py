@@ -7,9 +7,9 @@ Two figures, each measured in fresh processes (``--repeats`` of them, the
 median reported) so that nothing is already compiled:
 
 1. Start to first step of the default run: the wall time of the whole
-   process ``python -m dycore.run --t-end T`` with T the first CFL step's
-   length (launch, imports, set-up, compiles, the one step, its output,
-   exit), once with an empty persistent compilation cache ("cold", a
+   process ``python -m dycore.run --t-end 60`` (60 s of model time, less
+   than the default run's first CFL step, so one step: launch, imports,
+   set-up, compiles, the step, its output, exit), once with an empty persistent compilation cache ("cold", a
    first run) and once more on the cache that run left ("warm", every
    later run of the same configuration).
 2. The first gradient of an N-step rollout at n^2 (the unstable jet,
@@ -38,15 +38,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 GRADIENT_PROBE = r"""
 import json, sys, time
 import jax
-from dycore import Config, Simulation, runtime
-runtime.configure()
+from benchmarks.gradient import build, loss_fn  # the gradient benchmark's jet and loss
 n, steps = int(sys.argv[1]), int(sys.argv[2])
-sim = Simulation(Config(case="unstable_jet", nx=n, ny=n, dt=20.0 * 256 / n))
+sim = build(n)
 state, params = sim.initial_state(), sim.params
-
-def loss(s, p):
-    final = sim.run(s, steps, p)
-    return sim.global_sum((final.h - 100.0) ** 2 + 1e-4 * (final.hu ** 2 + final.hv ** 2))
+loss = loss_fn(sim, steps, "step")  # the default checkpoint mode
 
 out = {}
 for name, fn in (("forward", lambda s, p: sim.run(s, steps, p)),

@@ -239,9 +239,10 @@ def run_point(point: dict, problem_dir: str, args, log) -> dict:
         "--steps", str(point["steps"]), "--warmup", str(args.warmup),
         "--repeats", str(args.repeats), "--precision", point["precision"]]
     env = dict(os.environ)
-    from dycore.runtime import compile_cache_dir
+    from dycore.runtime import compile_cache_dir, compile_cache_off
 
-    env.setdefault("JAX_COMPILATION_CACHE_DIR", compile_cache_dir())
+    if not compile_cache_off():
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", compile_cache_dir())
     env.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
     if impl == "jax-avx2":
         flags = re.sub(r"--xla_cpu_max_isa=\S+", "", env.get("XLA_FLAGS", ""))

@@ -59,6 +59,11 @@ CACHE_OFF = ("off", "0", "no", "none", "false")
 """Values of ``$DYCORE_JAX_CACHE`` that turn the persistent cache off."""
 
 
+def compile_cache_off() -> bool:
+    """True when ``$DYCORE_JAX_CACHE`` turns the persistent cache off."""
+    return os.environ.get("DYCORE_JAX_CACHE", "").strip().lower() in CACHE_OFF
+
+
 def compile_cache_dir() -> str:
     """Where the test suite, the benchmarks and the examples keep JAX's
     persistent compilation cache: ``$DYCORE_JAX_CACHE`` if set, else
@@ -84,7 +89,7 @@ def enable_compile_cache(path: str | None = None, *, min_compile_s: float = 0.5)
     folder to reclaim the space. Returns the path, or None if it cannot be
     created or ``$DYCORE_JAX_CACHE`` is ``off`` (the run goes on without a
     cache)."""
-    if os.environ.get("DYCORE_JAX_CACHE", "").strip().lower() in CACHE_OFF:
+    if compile_cache_off():
         return None
     path = path or compile_cache_dir()
     try:

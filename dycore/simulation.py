@@ -34,7 +34,7 @@ from dycore.operators.reconstruction import make_reconstruction
 from dycore.open_boundaries import boundary_kinds
 from dycore.operators.riemann import make_riemann
 from dycore.state import Params, State
-from dycore.timestepping import SCHEMES, advance_stages, make_time_stepper
+from dycore.timestepping import advance_stages, make_time_stepper
 from parallel import DecompositionError, make_context
 from parallel.ghosts import Boundaries
 
@@ -104,7 +104,6 @@ class Simulation:
             dry_tolerance=cfg.dry_tolerance,
         )
         self.time_stepper = make_time_stepper(cfg.time_stepper)
-        self.stage_scheme = SCHEMES[cfg.time_stepper]
         self.x = self.tile.x_centres()
         self.y = self.tile.y_centres()
         if closure is not None and forcing is not None:
@@ -240,19 +239,15 @@ class Simulation:
         # time as a fraction c of dt.
         stage_tendency = jax.checkpoint(
             lambda s, t_stage: self._tendency(s, params=params, b_padded=b_padded, t=t_stage))
-        if not self._timed:
-            def rhs(s, c):
-                return stage_tendency(s, None)
-        else:
-            t_start = 0.0 if t is None else t
+        t_start = 0.0 if t is None else t
 
-            def rhs(s, c):
-                return stage_tendency(s, t_start + c * dt)
+        def rhs(s, c):
+            return stage_tendency(s, t_start + c * dt if self._timed else None)
         # Thin layers over a sloping bed get their momentum desingularised
         # after every stage (a no-op elsewhere; see thin_layer_projection).
         project = jax.checkpoint(functools.partial(self.model.thin_layer_projection,
                                                    b_padded=b_padded))
-        return advance_stages(self.stage_scheme, rhs, state, dt, project=project)
+        return advance_stages(self.time_stepper.scheme, rhs, state, dt, project=project)
 
     def step(self, state: State, params: Params | None = None, dt=None, t=0.0) -> State:
         """One time step of length ``dt`` (default: :meth:`time_step`) from

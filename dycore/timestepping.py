@@ -127,10 +127,9 @@ def _stepper(scheme: StageScheme) -> Callable:
     return step
 
 
-ssp_rk2 = _stepper(SSP_RK2)
-ssp_rk3 = _stepper(SSP_RK3)
-
-TIME_STEPPERS: dict[str, Callable] = {"ssp_rk2": ssp_rk2, "ssp_rk3": ssp_rk3}
+TIME_STEPPERS: dict[str, Callable] = {name: _stepper(s) for name, s in SCHEMES.items()}
+ssp_rk2 = TIME_STEPPERS["ssp_rk2"]
+ssp_rk3 = TIME_STEPPERS["ssp_rk3"]
 
 
 def make_time_stepper(name: str) -> Callable:
