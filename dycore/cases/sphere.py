@@ -25,6 +25,8 @@ from dycore.checks import MAX_CELLS, _check_int, _show, check_initial_file, chec
 from dycore.errors import ConfigError
 
 DAY = 86400.0
+BELLS = ("cosine", "gaussian")
+"""Test 1's density shapes (:func:`dycore.sphere.cases.williamson1`)."""
 GRAVITY = 9.80616
 """m/s^2 (Williamson et al. 1992)."""
 MIN_CELLS = 2
@@ -81,7 +83,7 @@ class SphereCase(Case):
 
     def model_options(self, p) -> dict:
         """Keyword arguments of SphereModel from the case parameters."""
-        return {k: p[k] for k in ("alpha", "perturbed") if k in p}
+        return {k: p[k] for k in ("alpha", "perturbed", "bell") if k in p}
 
     def resolve_config(self, cfg):
         """``cfg`` with the case's defaults filled in, validated."""
@@ -116,9 +118,11 @@ _ALPHA = {"alpha": 0.0}
 _RAD = {"alpha": "rad"}
 SPHERE_CASES = {
     "williamson1": SphereCase(
-        "williamson1", "cubed sphere: cosine bell carried once around the sphere by solid-body "
-        "rotation about an axis tilted by alpha (Williamson et al. 1992 test 1; 12 days)",
-        dict(_ALPHA), units=dict(_RAD), model_case="williamson1", days=12.0),
+        "williamson1", "cubed sphere: cosine bell (or, bell = gaussian, a Gaussian hill) carried "
+        "once around the sphere by solid-body rotation about an axis tilted by alpha "
+        "(Williamson et al. 1992 test 1; 12 days)",
+        {**_ALPHA, "bell": "cosine"}, choices={"bell": BELLS}, units=dict(_RAD),
+        model_case="williamson1", days=12.0),
     "williamson2": SphereCase(
         "williamson2", "cubed sphere: steady zonal geostrophic flow about an axis tilted by "
         "alpha, exact solution = initial state (Williamson et al. 1992 test 2; 5 days)",

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dycore.cases.sphere import BELLS
+
 DAY = 86400.0
 EARTH_Z = np.array([0.0, 0.0, 1.0])
 
@@ -74,11 +76,23 @@ def mountain(r):
     return 2000.0 * (1.0 - np.minimum(dist, np.pi / 9) / (np.pi / 9))
 
 
-def williamson1(r, radius, omega, g, alpha=0.0):
+def williamson1(r, radius, omega, g, alpha=0.0, bell="cosine"):
     """W92 test 1: cosine bell h0 = 1000 m, radius a/3, centre (3 pi/2, 0),
-    carried once around in 12 days by solid-body rotation about the tilted axis."""
-    d = great_circle(r, 1.5 * np.pi, 0.0)
-    bell = np.where(d < 1.0 / 3.0, 500.0 * (1.0 + np.cos(3.0 * np.pi * d)), 0.0)
+    carried once around in 12 days by solid-body rotation about the tilted axis.
+
+    bell = "gaussian": instead the Gaussian hill h0 exp(-b0 |r - r_c|^2),
+    b0 = 5, |r - r_c| the chord on the unit sphere (Lauritzen et al. 2012,
+    Geosci. Model Dev. 5, 887-901, eq. 9; one hill, at the bell's centre,
+    h0 = 1000 m): C-infinity where the bell is only C1 (its curvature jumps
+    at the rim), so it measures a scheme's order of accuracy cleanly."""
+    if bell not in BELLS:
+        raise ValueError(f"unknown bell {bell!r}; valid: {', '.join(BELLS)}")
+    if bell == "gaussian":
+        centre = np.array([0.0, -1.0, 0.0])                 # (3 pi/2, 0)
+        bell = 1000.0 * np.exp(-5.0 * np.sum((r - centre) ** 2, axis=-1))
+    else:
+        d = great_circle(r, 1.5 * np.pi, 0.0)
+        bell = np.where(d < 1.0 / 3.0, 500.0 * (1.0 + np.cos(3.0 * np.pi * d)), 0.0)
     axis = tilted_axis(alpha)
     u0 = 2.0 * math.pi * radius / (12.0 * DAY)
     return CaseData(bell, u0 * np.cross(axis, r), np.zeros(r.shape[:-1]), axis, 12.0)

@@ -82,6 +82,8 @@ class SphereModel:
 
     case:      one of SPHERE_CASES
     alpha:     axis tilt of williamson1/2 (radians; also of f in test 2)
+    bell:      williamson1's density, "cosine" (W92) or "gaussian"
+               (:func:`dycore.sphere.cases.williamson1`)
     perturbed: galewsky with (True) or without the height bump
     tracer:    carry the passive tracer hq (shallow-water cases)
     comm:      an mpi4py communicator (None: MPI_COMM_WORLD under mpirun)
@@ -89,7 +91,7 @@ class SphereModel:
     """
 
     def __init__(self, n: int, case: str = "williamson2", alpha: float = 0.0,
-                 perturbed: bool = True, tracer: bool = False,
+                 perturbed: bool = True, tracer: bool = False, bell: str = "cosine",
                  radius: float = EARTH_RADIUS, omega: float = OMEGA, g: float = GRAVITY,
                  limiter: str = "mc", riemann: str = "hllc", time_stepper: str = "ssp_rk3",
                  cfl: float = 0.45, dtype=jnp.float64, comm=None):
@@ -97,7 +99,7 @@ class SphereModel:
             raise ValueError(f"unknown sphere case {case!r}; valid: {', '.join(SPHERE_CASES)}")
         self.n, self.case, self.alpha = int(n), case, float(alpha)
         self.radius, self.omega, self.g, self.cfl, self.dtype = radius, omega, g, cfl, dtype
-        self.perturbed = bool(perturbed)
+        self.perturbed, self.bell = bool(perturbed), bell
         self.grid = CubedSphereGrid(self.n, radius)
         self.advection = case == "williamson1"
         if self.advection:
@@ -143,6 +145,8 @@ class SphereModel:
         args = (self._r_global, self.radius, self.omega, self.g)
         if self.case == "galewsky":
             return galewsky(*args, perturbed=self.perturbed)
+        if self.case == "williamson1":
+            return CASES[self.case](*args, alpha=self.alpha, bell=self.bell)
         if self.case in TILTED:
             return CASES[self.case](*args, alpha=self.alpha)
         return CASES[self.case](*args)
