@@ -38,7 +38,7 @@ def max_courant(sim, state, params=None) -> float:
     c)/dy) with c = sqrt(g h), over all cells (dimensionless; with a CFL
     time step it equals the ``cfl`` key)."""
     params = sim.params if params is None else params
-    rate = float(sim.signal_rate(state, params))
+    rate = sim.host_signal_rate(state, params)
     return float(sim.time_step(state, params)) * rate
 
 

@@ -140,6 +140,7 @@ class Simulation:
         self._run_compiled = jax.jit(self._run, static_argnums=(1, 3))
         self._trajectory_compiled = jax.jit(self._trajectory, static_argnums=(2, 3, 4, 5))
         self._advance_compiled = jax.jit(functools.partial(advance_loop, self))
+        self._signal_rate_compiled = jax.jit(self.signal_rate)
 
     # ------------------------------------------------------------ states
     def _as_state(self, fields) -> State:
@@ -212,6 +213,13 @@ class Simulation:
         params = self.params if params is None else params
         return lax.stop_gradient(self.context.global_max(self.model.max_signal_rate(state,
                                                                                     params)))
+
+    def host_signal_rate(self, state: State, params: Params | None = None) -> float:
+        """:meth:`signal_rate` as a float, for callers outside a traced
+        function: one compiled program (called eagerly, each of its jnp
+        operations would be compiled on its own, ~25 ms each). Collective."""
+        params = self.params if params is None else params
+        return float(self._signal_rate_compiled(state, params))
 
     def describe_cell(self, i: int, j: int) -> str:
         """The global cell (i, j) in words, for error messages."""

@@ -320,3 +320,16 @@ def test_batch_progress_lines_and_no_output_notice(env, tmp_path):
                 "--progress-interval", "1e-6", "--quiet", cwd=tmp_path)
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
     assert not list(tmp_path.iterdir())  # nothing written without --output
+
+
+def test_host_signal_rate_is_the_signal_rate():
+    """The driver's checks read the CFL rate through one compiled program;
+    it is the traced signal_rate's number, on the plane and on the sphere."""
+    from dycore.sphere.simulation import SphereSimulation
+
+    for sim in (dycore.Simulation(Config(case="dam_break", nx=16, ny=8)),
+                SphereSimulation(Config(case="williamson2", nx=4))):
+        state = sim.initial_state()
+        rate = sim.host_signal_rate(state)
+        assert isinstance(rate, float) and rate > 0
+        assert rate == float(sim.signal_rate(state))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from dycore.config import ConfigError
@@ -31,7 +33,7 @@ class NonFinite(Exception):
 
 def signal_rate(sim, state) -> float:
     """The simulation's max CFL rate over all ranks (1/s); collective."""
-    return float(sim.signal_rate(state))
+    return sim.host_signal_rate(state)
 
 
 def check_stability(sim, state, allow: bool) -> None:
@@ -106,7 +108,9 @@ def check_state(sim, team, state, source: str) -> None:
     Every rank reaches the same verdict (the facts are exchanged first)."""
     fields = [np.asarray(getattr(state, f.name)) for f in sim.model.fields]
     finite = all(bool(np.all(np.isfinite(q))) for q in fields)
-    admissible = finite and not bool(np.any(np.asarray(sim.model.violation(state)) > 0))
+    # One compiled program (eagerly, each jnp operation of violation compiles on its own).
+    violation = jax.jit(lambda s: jnp.any(sim.model.violation(s) > 0))
+    admissible = finite and not bool(violation(state))
     largest = [float(np.max(np.abs(q))) if q.size and finite else 0.0 for q in fields]
     facts = allgather(team, (finite, admissible, largest))
     if not all(f for f, _, _ in facts):

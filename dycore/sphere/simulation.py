@@ -87,6 +87,7 @@ class SphereSimulation:
         if cfg.initial_file is not None:  # this process's tiles of the file's state and bed
             self._initial = self._read_initial(cfg.initial_file, east, north)
         self._advance_compiled = jax.jit(functools.partial(advance_loop, self))
+        self._signal_rate_compiled = jax.jit(self.sphere.signal_rate)
         self._derive = {}
 
     @property
@@ -156,6 +157,12 @@ class SphereSimulation:
     def signal_rate(self, state, params=None):
         """The global max CFL rate (1/s; :meth:`SphereModel.signal_rate`). Collective."""
         return self.sphere.signal_rate(state, params)
+
+    def host_signal_rate(self, state, params=None) -> float:
+        """:meth:`signal_rate` as a float, as one compiled program (see
+        :meth:`dycore.Simulation.host_signal_rate`). Collective."""
+        params = self.params if params is None else params
+        return float(self._signal_rate_compiled(state, params))
 
     # ------------------------------------------------------------ diagnostics
     def global_sum(self, x):
