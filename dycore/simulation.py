@@ -33,12 +33,12 @@ from dycore.grid import Grid, LocalGrid, Tile
 from dycore.operators.reconstruction import make_reconstruction
 from dycore.open_boundaries import boundary_kinds
 from dycore.operators.riemann import make_riemann
+from dycore.rollout import check_checkpoint, scan_steps
 from dycore.state import Params, State
 from dycore.timestepping import advance_stages, make_time_stepper
 from parallel import DecompositionError, make_context
 from parallel.ghosts import Boundaries
 
-CHECKPOINT_MODES = (None, "step", "nested")
 
 
 class Simulation:
@@ -282,25 +282,8 @@ class Simulation:
             dt = self.time_step(s, params)
             return self._step_dt(s, params, dt, b_padded, t), t + dt.astype(t.dtype)
 
-        if checkpoint is not None:
-            one_step = jax.checkpoint(one_step)
-
-        def steps(s, length):
-            if length == 0:
-                return s
-            if checkpoint != "nested" or length < 4:
-                return lax.scan(lambda c, _: (one_step(c), None), s, None, length=length)[0]
-            # Nested (two-level) checkpointing: an outer scan over blocks of
-            # ~sqrt(T) steps stores only the block boundaries; the backward pass
-            # recomputes one block at a time, so memory grows like sqrt(T)
-            # (Griewank & Walther 2000, ACM TOMS 26, 19-45, the two-level case).
-            block = max(1, int(round(length ** 0.5)))
-            n_blocks, rest = divmod(length, block)
-            plain = lambda c, n: lax.scan(lambda c, _: (one_step(c), None), c, None,  # noqa: E731
-                                          length=n)[0] if n else c
-            run_block = jax.checkpoint(lambda c: plain(c, block))
-            s = lax.scan(lambda c, _: (run_block(c), None), s, None, length=n_blocks)[0]
-            return plain(s, rest)
+        def steps(carry, length):
+            return scan_steps(one_step, carry, length, checkpoint)
 
         return steps
 
@@ -350,9 +333,7 @@ class Simulation:
         for name, value in (("outer_steps", outer_steps), ("inner_steps", inner_steps)):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if checkpoint not in CHECKPOINT_MODES:
-            raise ValueError(f"unknown checkpoint mode {checkpoint!r}; valid: "
-                             f"{', '.join(map(str, CHECKPOINT_MODES))}")
+        check_checkpoint(checkpoint)
         return self._trajectory_compiled(state, params, int(outer_steps), int(inner_steps),
                                          post_process, checkpoint, t0)
 
@@ -387,9 +368,7 @@ class Simulation:
         check_closure_params(params)
         if not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
             raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
-        if checkpoint not in CHECKPOINT_MODES:
-            raise ValueError(f"unknown checkpoint mode {checkpoint!r}; valid: "
-                             f"{', '.join(map(str, CHECKPOINT_MODES))}")
+        check_checkpoint(checkpoint)
         return self._run_compiled(state, int(n_steps), params, checkpoint, t0)
 
     def advance(self, state: State, t: float, t_stop: float, params: Params | None = None,

@@ -75,3 +75,30 @@ def test_gradient_crosses_panel_edges(tc2):
     g = jax.jit(jax.grad(lambda h: jnp.sum(tendency_h(h)[0] ** 2)))(s0.h)
     touched = {f for f in range(6) if float(jnp.max(jnp.abs(g[f]))) > 0}
     assert touched == {0, 1, 3, 4, 5}                  # face 2 is opposite face 0
+
+
+def test_checkpoint_modes_same_forward_and_gradient_memory():
+    """The sphere's run takes the plane's checkpoint modes: the forward state
+    is the same bit for bit in each, the gradients agree to round-off, and
+    the default "step" stores about one state per step where None keeps
+    every intermediate (XLA's buffer assignment, not a timing)."""
+    m = SphereModel(4, case="williamson2", alpha=math.pi / 4)
+    s0 = m.initial_state()
+    state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree_util.tree_leaves(s0))
+    plain = np.asarray(m.run(s0, 6, checkpoint=None).h)
+    for mode in ("step", "nested"):
+        assert np.array_equal(np.asarray(m.run(s0, 6, checkpoint=mode).h), plain)
+
+    compiled = {(mode, n): jax.jit(jax.grad(
+        lambda s, mode=mode, n=n: jnp.sum(m.run(s, n, checkpoint=mode).h ** 2))).lower(s0).compile()
+        for mode, n in ((None, 6), ("step", 6), ("step", 12))}
+    g_plain, g_step = compiled[None, 6](s0).h, compiled["step", 6](s0).h
+    assert float(jnp.max(jnp.abs(g_step - g_plain))) <= 1e-12 * float(jnp.max(jnp.abs(g_plain)))
+
+    temps = {key: c.memory_analysis().temp_size_in_bytes / state_bytes
+             for key, c in compiled.items()}
+    per_step = (temps["step", 12] - temps["step", 6]) / 6
+    assert 0.5 <= per_step <= 2.0, per_step
+    assert temps[None, 6] > 5 * temps["step", 6], temps
+    with pytest.raises(ValueError, match="checkpoint mode"):
+        m.run(s0, 2, checkpoint="everything")

@@ -42,6 +42,7 @@ from dycore.operators.riemann import make_riemann
 from dycore.sphere.cases import CASES, TILTED, williamson1
 from dycore.sphere.galewsky import galewsky
 from dycore.sphere.geometry import global_geometry, tile_geometry
+from dycore.rollout import check_checkpoint, scan_steps
 from dycore.timestepping import make_time_stepper
 from parallel.cube_context import make_cube_context
 
@@ -133,7 +134,7 @@ class SphereModel:
             f = 2.0 * omega * (self._r @ self.axis)
             self.params = SphereParams(g=jnp.asarray(g, dtype), f=jnp.asarray(f, dtype),
                                        b=jnp.asarray(self.take(self.data.bed), dtype))
-        self._run = jax.jit(self._run_impl, static_argnums=(1,))
+        self._run = jax.jit(self._run_impl, static_argnums=(1, 4))
 
     # ------------------------------------------------------------ cases
     def take(self, global_field):
@@ -203,14 +204,19 @@ class SphereModel:
         dt = self.stable_dt(state, params) if dt is None else dt
         return self.time_stepper(lambda s: self.rhs(s, params), state, dt)
 
-    def _run_impl(self, state, n_steps, params, dt):
-        return lax.scan(lambda s, _: (self.step(s, params, dt), None), state, None,
-                        length=n_steps)[0]
+    def _run_impl(self, state, n_steps, params, dt, checkpoint):
+        return scan_steps(lambda s: self.step(s, params, dt), state, n_steps, checkpoint)
 
-    def run(self, state, n_steps: int, params=None, dt=None):
+    def run(self, state, n_steps: int, params=None, dt=None, checkpoint="step"):
         """``n_steps`` steps of ``dt`` (s; None: the CFL step of each state)
-        (jitted ``lax.scan``; differentiable)."""
-        return self._run(state, int(n_steps), self.params if params is None else params, dt)
+        (jitted ``lax.scan``; differentiable). ``checkpoint``: the memory
+        strategy of reverse mode, as on the plane ("step", the default: one
+        state stored per step; None: every intermediate of every step;
+        "nested": ~sqrt(T) states; :mod:`dycore.rollout`); the result is
+        the same bit for bit in every mode."""
+        check_checkpoint(checkpoint)
+        return self._run(state, int(n_steps), self.params if params is None else params, dt,
+                         checkpoint)
 
     # ------------------------------------------------------------ diagnostics
     def global_sum(self, x):

@@ -143,10 +143,11 @@ class SphereSimulation:
         return self.sphere.step(state, params, self.time_step(state, params) if dt is None
                                 else dt)
 
-    def run(self, state, n_steps: int, params=None):
-        """``n_steps`` steps (jitted ``lax.scan``; differentiable)."""
+    def run(self, state, n_steps: int, params=None, checkpoint="step"):
+        """``n_steps`` steps (jitted ``lax.scan``; differentiable; ``checkpoint``
+        as for :meth:`dycore.Simulation.run`)."""
         dt = None if self.config.dt is None else jnp.asarray(self.config.dt, self.dtype)
-        return self.sphere.run(state, n_steps, params, dt)
+        return self.sphere.run(state, n_steps, params, dt, checkpoint)
 
     def advance(self, state, t: float, t_stop: float, params=None, *,
                 max_steps: int | None = None, report: bool = False):
