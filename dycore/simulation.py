@@ -40,7 +40,6 @@ from parallel import DecompositionError, make_context
 from parallel.ghosts import Boundaries
 
 
-
 class Simulation:
     """A configured shallow-water model on this process's tile.
 
@@ -282,10 +281,7 @@ class Simulation:
             dt = self.time_step(s, params)
             return self._step_dt(s, params, dt, b_padded, t), t + dt.astype(t.dtype)
 
-        def steps(carry, length):
-            return scan_steps(one_step, carry, length, checkpoint)
-
-        return steps
+        return lambda carry, length: scan_steps(one_step, carry, length, checkpoint)
 
     def _carry(self, state, t0):
         if not self._timed:
